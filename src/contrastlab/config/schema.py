@@ -1,0 +1,170 @@
+"""The recipe: every setting of a run, as typed dataclasses with their defaults and range checks.
+
+A recipe YAML file, ``--set key=value`` overrides and the CLI's short flags all land here; ``config.yaml``
+in a run directory is this tree written back out. Field names are the keys users type, so they are
+part of the public interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from contrastlab.augment import SimCLRAugment
+from contrastlab.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _check(ok: bool, key: str, rule: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(f"{key} must be {rule}, got {value!r}")
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are shaped before augmentation."""
+
+    source: str = "shapes"  # a built-in name (shapes, digits) or a path
+    eval_source: str | None = None  # held-out labelled data; default: the source's own test split
+    options: dict[str, Any] = field(default_factory=dict)  # source-specific (e.g. shapes' n_train)
+    image_size: int = 32
+    channels: int = 3
+    mean: tuple[float, ...] = IMAGENET_MEAN  # normalisation, applied inside the encoder
+    std: tuple[float, ...] = IMAGENET_STD
+    holdout: float = 0.2  # fraction held out for evaluation when there is no test split
+    limit: int | None = None  # train on at most this many images (a stratified subset)
+    eval_limit: int | None = None  # evaluate on at most this many held-out images
+    workers: int = 0  # DataLoader worker processes used to decode once at start-up
+
+    def validate(self) -> None:
+        _check(self.image_size >= 8, "data.image_size", "at least 8", self.image_size)
+        _check(self.channels in (1, 3), "data.channels", "1 or 3", self.channels)
+        _check(len(self.mean) == self.channels, "data.mean", f"{self.channels} values", self.mean)
+        _check(len(self.std) == self.channels, "data.std", f"{self.channels} values", self.std)
+        _check(all(s > 0 for s in self.std), "data.std", "positive", self.std)
+        _check(0.0 < self.holdout < 1.0, "data.holdout", "in (0, 1)", self.holdout)
+        for key, value in (("data.limit", self.limit), ("data.eval_limit", self.eval_limit)):
+            _check(value is None or value >= 2, key, "null or at least 2", value)
+        _check(self.workers >= 0, "data.workers", "0 or more", self.workers)
+
+
+@dataclass
+class ModelConfig:
+    """Backbone (a torchvision ResNet) and projection head."""
+
+    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
+    width: float = 1.0  # channel multiplier: 1.0 is torchvision's ResNet, 0.125 has 8 stem channels
+    cifar_stem: bool = True  # 3x3 stride-1 first conv and no max-pool, for 32x32 inputs
+    head_layers: int = 2  # linear layers in the projection MLP (1 = a linear head)
+    head_hidden_dim: int | None = None  # default: the backbone's feature width
+    head_out_dim: int = 128
+    head_batchnorm: bool = False  # BatchNorm after each hidden linear layer (SimCLR v2)
+
+    def validate(self) -> None:
+        _check(0.0 < self.width <= 8.0, "model.width", "in (0, 8]", self.width)
+        _check(round(64 * self.width) >= 1, "model.width", "at least 1/64", self.width)
+        _check(self.head_layers >= 1, "model.head_layers", "at least 1", self.head_layers)
+        _check(self.head_out_dim >= 1, "model.head_out_dim", "at least 1", self.head_out_dim)
+        hidden = self.head_hidden_dim
+        _check(hidden is None or hidden >= 1, "model.head_hidden_dim", "null or >= 1", hidden)
+
+
+@dataclass
+class MethodConfig:
+    """Which self-supervised method trains the encoder, and its loss settings."""
+
+    name: Literal["simclr"] = "simclr"
+    temperature: float = 0.5
+
+    def validate(self) -> None:
+        _check(self.temperature > 0, "method.temperature", "> 0", self.temperature)
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule (linear warm-up, then cosine decay), stepped per batch."""
+
+    name: Literal["sgd", "lars", "adam"] = "sgd"
+    lr: float = 0.06
+    lr_scaling: Literal["none", "linear"] = "none"  # linear: lr x batch_size / 256 (SimCLR)
+    momentum: float = 0.9
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)  # adam only
+    weight_decay: float = 5e-4
+    exclude_bias_and_norm: bool = True  # no weight decay (and no LARS adaptation) on 1-d params
+    lars_eta: float = 0.001  # LARS trust coefficient
+    warmup_epochs: float = 0.0
+    final_lr_fraction: float = 0.0  # cosine decays to lr x this
+    clip_grad_norm: float | None = None
+
+    def validate(self) -> None:
+        _check(self.lr > 0, "optim.lr", "> 0", self.lr)
+        _check(0.0 <= self.momentum < 1.0, "optim.momentum", "in [0, 1)", self.momentum)
+        _check(all(0.0 <= b < 1.0 for b in self.betas), "optim.betas", "in [0, 1)", self.betas)
+        _check(self.weight_decay >= 0, "optim.weight_decay", ">= 0", self.weight_decay)
+        _check(self.lars_eta > 0, "optim.lars_eta", "> 0", self.lars_eta)
+        _check(self.warmup_epochs >= 0, "optim.warmup_epochs", ">= 0", self.warmup_epochs)
+        frac = self.final_lr_fraction
+        _check(0.0 <= frac <= 1.0, "optim.final_lr_fraction", "in [0, 1]", frac)
+        clip = self.clip_grad_norm
+        _check(clip is None or clip > 0, "optim.clip_grad_norm", "null or > 0", clip)
+
+
+@dataclass
+class TrainConfig:
+    """The training loop."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "auto"  # auto (cuda when available), cpu, cuda, cuda:N
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = True
+    log_every: int = 10  # steps between TensorBoard points
+    progress: bool = True
+
+    def validate(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", "at least 1", self.epochs)
+        _check(self.batch_size >= 2, "train.batch_size", "at least 2", self.batch_size)
+        _check(self.log_every >= 1, "train.log_every", "at least 1", self.log_every)
+        ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
+
+
+@dataclass
+class EvalConfig:
+    """Frozen-feature evaluation at the end of training and in `contrastlab eval`."""
+
+    knn_k: int = 200
+    knn_temperature: float = 0.1
+    linear: bool = True
+    random_baseline: bool = True
+    batch_size: int = 512
+
+    def validate(self) -> None:
+        _check(self.knn_k >= 1, "eval.knn_k", "at least 1", self.knn_k)
+        _check(self.knn_temperature > 0, "eval.knn_temperature", "> 0", self.knn_temperature)
+        _check(self.batch_size >= 1, "eval.batch_size", "at least 1", self.batch_size)
+
+
+@dataclass
+class Recipe:
+    """A whole run: ``contrastlab train --recipe NAME`` loads one from ``configs/NAME.yaml``."""
+
+    name: str = "custom"
+    description: str = ""
+    gpu_recipe: str | None = None  # the full-size recipe this CPU recipe stands in for
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: SimCLRAugment = field(default_factory=SimCLRAugment)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def validate(self) -> None:
+        for part in (self.data, self.augment, self.model, self.method, self.optim, self.train):
+            part.validate()
+        self.eval.validate()
