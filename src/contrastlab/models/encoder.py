@@ -1,0 +1,53 @@
+"""The encoder every method trains and every evaluation reads: normalisation + backbone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from contrastlab.config.schema import DataConfig, ModelConfig
+from contrastlab.models.resnet import build_resnet
+
+
+class Encoder(nn.Module):
+    """Maps float images in [0, 1], (B, C, H, W), to features (B, feature_dim).
+
+    Normalisation lives inside the encoder (as buffers) so that a checkpoint carries it: evaluating
+    or transferring an encoder needs no knowledge of the recipe's mean and std.
+    """
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.backbone = backbone
+        self.feature_dim = feature_dim
+        self.channels_last = False  # set by `use_channels_last`; a speed-up for convolutions
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out: torch.Tensor = self.backbone(x)
+        return out
+
+
+def use_channels_last(module: nn.Module) -> None:
+    """Store ``module``'s convolution weights channels-last and feed its encoders channels-last inputs.
+
+    Measured here: ResNet-18 (width 0.125, 32x32) trains 1.3x faster on the CPU with both weights and
+    inputs channels-last than with the weights alone.
+    """
+    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    for sub in module.modules():
+        if isinstance(sub, Encoder):
+            sub.channels_last = True
+
+
+def build_encoder(model: ModelConfig, data: DataConfig) -> Encoder:
+    backbone, feature_dim = build_resnet(
+        model.backbone, width=model.width, cifar_stem=model.cifar_stem, in_channels=data.channels
+    )
+    return Encoder(backbone, feature_dim, data.mean, data.std)
