@@ -139,7 +139,6 @@ class EvalConfig:
 
     knn_k: int = 200
     knn_temperature: float = 0.1
-    linear: bool = True
     random_baseline: bool = True
     batch_size: int = 512
 
