@@ -121,7 +121,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto (cuda when available), cpu, cuda, cuda:N
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    channels_last: bool = True
+    channels_last: bool = True  # CUDA only: on the CPU it was measured non-deterministic
     log_every: int = 10  # steps between TensorBoard points
     progress: bool = True
 

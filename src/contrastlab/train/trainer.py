@@ -21,7 +21,7 @@ from contrastlab.config.load import recipe_to_dict
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
 from contrastlab.errors import CheckpointError, ContrastlabError, ConfigError
-from contrastlab.models import use_channels_last
+from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.train.checkpoint import save_checkpoint
 from contrastlab.train.logs import write_metrics_csv
 from contrastlab.train.optim import build_optimizer, build_scheduler
@@ -65,7 +65,7 @@ class Trainer:
         check_batch_size(train.batch_size, data)
         self.steps_per_epoch = len(data) // train.batch_size
         method.to(device)
-        if train.channels_last:
+        if channels_last_allowed(train.channels_last, device):
             use_channels_last(method)
         self.optimizer = build_optimizer(recipe.optim, method, train.batch_size)
         self.scheduler = build_scheduler(recipe.optim, self.optimizer, self.steps_per_epoch, train.epochs)

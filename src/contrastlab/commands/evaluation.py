@@ -1,0 +1,46 @@
+"""Evaluating an encoder and its random-init twin with the same protocols."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from contrastlab.commands.datasets import PreparedData
+from contrastlab.config.schema import Recipe
+from contrastlab.evaluate import evaluate_encoder
+from contrastlab.models import channels_last_allowed
+
+
+def evaluate_with_baseline(
+    recipe: Recipe, encoder: nn.Module, random_encoder: nn.Module | None, data: PreparedData, device: torch.device
+) -> dict[str, Any]:
+    """kNN and linear-probe figures for ``encoder`` (keys ``knn_top1``, ``linear_top1``, ...) and, when
+    given, the same figures for ``random_encoder`` under the ``random_`` prefix."""
+    assert data.test is not None
+    ev = recipe.eval
+    num_classes = max(len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1)
+    start = time.perf_counter()
+    out: dict[str, Any] = {}
+    for prefix, model in (("", encoder), ("random_", random_encoder)):
+        if model is None:
+            continue
+        result = evaluate_encoder(
+            model,
+            data.train.images,
+            data.train.labels,
+            data.test.images,
+            data.test.labels,
+            num_classes=num_classes,
+            device=device,
+            k=ev.knn_k,
+            temperature=ev.knn_temperature,
+            seed=recipe.train.seed,
+            batch_size=ev.batch_size,
+            channels_last=channels_last_allowed(recipe.train.channels_last, device),
+        )
+        out.update(result.as_dict(prefix))
+    out["eval_seconds"] = time.perf_counter() - start
+    return out

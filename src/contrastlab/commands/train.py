@@ -1,0 +1,101 @@
+"""`contrastlab train`: build a recipe's method, train it in a run directory, evaluate, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from contrastlab.commands.datasets import PreparedData, prepare_data
+from contrastlab.commands.evaluation import evaluate_with_baseline
+from contrastlab.config import (
+    DEFAULT_RECIPE,
+    apply_overrides,
+    build_recipe,
+    dump_recipe,
+    load_recipe,
+    parse_override,
+    read_yaml,
+)
+from contrastlab.config.schema import Recipe
+from contrastlab.errors import ConfigError
+from contrastlab.methods import build_method
+from contrastlab.report import results_table, write_report
+from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
+from contrastlab.train.rundir import RunDir
+from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
+
+SHORT_FLAGS = {  # CLI flag -> recipe key
+    "data": "data.source",
+    "eval_data": "data.eval_source",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+    "device": "train.device",
+}
+
+
+def overrides_from(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """``--set`` pairs, then the short flags (which win), in the order they apply."""
+    pairs = [parse_override(text) for text in args.set or []]
+    pairs += [(key, getattr(args, flag)) for flag, key in SHORT_FLAGS.items() if getattr(args, flag, None) is not None]
+    return pairs
+
+
+def run_train(args: argparse.Namespace) -> int:
+    overrides = overrides_from(args)
+    if args.resume is not None:
+        if args.out is not None or args.recipe is not None:
+            raise ConfigError("--resume continues a run with its own recipe and directory; drop --recipe/--out")
+        run = RunDir.open(Path(args.resume))
+        recipe = build_recipe(apply_overrides(read_yaml(run.config), overrides))
+    else:
+        recipe = load_recipe(args.recipe or DEFAULT_RECIPE, overrides)
+        run = RunDir.new(Path(args.out) if args.out else None, recipe.name)
+    progress = recipe.train.progress
+    device = resolve_device(recipe.train.device)
+    data = prepare_data(recipe.data, progress=progress)
+    check_batch_size(recipe.train.batch_size, data.train)
+    method = build_method(recipe)
+    trainer = Trainer(recipe, method, data.train, run.make(), device)
+    if args.resume is not None and run.checkpoint.exists():
+        trainer.load_state_dict(load_checkpoint(run.checkpoint))
+    atomic_write_text(run.config, dump_recipe(recipe))
+    _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, device {device})")
+    trainer.fit(stop_after=args.stop_after)
+    if trainer.epoch < recipe.train.epochs:
+        _say(True, f"stopped after epoch {trainer.epoch}/{recipe.train.epochs}; "
+                   f"continue with: contrastlab train --resume {run.path}")
+        return 0
+    metrics: dict[str, Any] = {"epochs": trainer.epoch, "train_seconds": round(trainer.train_seconds, 2)}
+    metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
+    metrics.update(_evaluate(recipe, method, data, device, progress))
+    atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
+    write_report(run, recipe, metrics, trainer.history, data.eval_note)
+    _print_summary(recipe, metrics, data, run)
+    return 0
+
+
+def _evaluate(recipe: Recipe, method: Any, data: PreparedData, device: Any, progress: bool) -> dict[str, Any]:
+    if data.test is None:
+        return {"n_train": len(data.train)}
+    _say(progress, f"evaluating on {data.eval_note} ...")
+    random = build_method(recipe).encoder.to(device) if recipe.eval.random_baseline else None
+    return evaluate_with_baseline(recipe, method.encoder, random, data, device)
+
+
+def _print_summary(recipe: Recipe, metrics: dict[str, Any], data: PreparedData, run: RunDir) -> None:
+    print(f"\n{recipe.name}: {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
+    if "knn_top1" in metrics:
+        print(f"held-out data: {data.eval_note} ({metrics['n_test']} images)\n")
+        print(results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature))
+    else:
+        print(f"no evaluation: {data.eval_note}")
+    print(f"\nreport: {run.report}")
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        print(message, file=sys.stderr)
