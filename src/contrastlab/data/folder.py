@@ -1,0 +1,139 @@
+"""Image trees: a folder of image files, or (via `data.archive`) the image members of a tar.
+
+Any format Pillow can open is accepted, recognised by file extension (from
+``PIL.Image.registered_extensions()``); hidden files and folders (names starting with ".") and
+other files are ignored. The tree's layout decides the splits and labels (see `data.layout`).
+Files are decoded lazily, one per ``__getitem__``, and always converted to 3-channel RGB:
+greyscale is replicated, palette images are expanded and an alpha channel is dropped (not
+composited), so all images of a source have the same channel count whatever their format.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as tvf
+
+from contrastlab.data.layout import arrange
+from contrastlab.data.options import resolve_options
+from contrastlab.data.source import Sample, SourceSplits
+from contrastlab.errors import DataError
+
+# One image file: (relative path components, name used in messages, bytes or None to read the file)
+ImageFile = tuple[tuple[str, ...], str, bytes | None]
+
+
+@cache
+def image_extensions() -> frozenset[str]:
+    """Lower-case file extensions (with the dot) of the formats Pillow can open."""
+    registered = Image.registered_extensions()
+    return frozenset(ext.lower() for ext, fmt in registered.items() if fmt in Image.OPEN)
+
+
+def is_image_name(name: str) -> bool:
+    """True for a visible file name whose extension is one Pillow opens."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in image_extensions()
+
+
+@cache
+def _format_for(extension: str) -> tuple[str, ...] | None:
+    """The Pillow format registered for a file extension, to try first when opening."""
+    fmt = Image.registered_extensions().get(extension)
+    return (fmt,) if fmt in Image.OPEN else None
+
+
+def _open(data: bytes | None, where: str) -> Image.Image:
+    """Open an image, trying the format its file extension names first.
+
+    That is much cheaper than probing every plugin, which dominates for small images; any format
+    is tried next, in case the extension does not match the contents.
+    """
+    hint = _format_for(os.path.splitext(where)[1].lower())
+    if hint is not None:
+        try:
+            return Image.open(io.BytesIO(data) if data is not None else where, formats=hint)
+        except UnidentifiedImageError:
+            pass
+    return Image.open(io.BytesIO(data) if data is not None else where)
+
+
+def decode_image(data: bytes | None, where: str) -> torch.Tensor:
+    """Decode an image file (read from path `where` if `data` is None) to uint8 RGB (3, H, W)."""
+    try:
+        with _open(data, where) as img:
+            rgb = img.convert("RGB")
+    except UnidentifiedImageError as err:
+        raise DataError(f"cannot read image {where}: not an image Pillow can identify") from err
+    except Exception as err:  # Pillow's decoders raise many types (OSError, SyntaxError, ...)
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(f"cannot read image {where}: {reason}") from err
+    return tvf.pil_to_tensor(rgb)
+
+
+class ImageFilesSource:
+    """Image files decoded on access; entries are (name in messages, label, bytes or None)."""
+
+    def __init__(
+        self, name: str, entries: Sequence[tuple[str, int, bytes | None]], classes: Sequence[str]
+    ) -> None:
+        self.name = name
+        self.classes: Sequence[str] = tuple(classes)
+        self.entries = list(entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> Sample:
+        where, label, data = self.entries[index]
+        return Sample(image=decode_image(data, where), label=label, meta={})
+
+
+def image_tree_splits(name: str, files: Sequence[ImageFile]) -> SourceSplits:
+    """Arrange image files into splits by their relative paths (see `data.layout`)."""
+    ordered = sorted(files, key=lambda f: f[0])
+    tree = arrange([f[0] for f in ordered], name)
+    sources: dict[str, ImageFilesSource] = {}
+    for split, members in tree.splits.items():
+        entries = [(ordered[i][1], label, ordered[i][2]) for i, label in members]
+        split_name = name if len(tree.splits) == 1 else f"{name}:{split}"
+        sources[split] = ImageFilesSource(split_name, entries, tree.classes)
+    return SourceSplits(train=sources["train"], test=sources.get("test"))
+
+
+def _walk(root: Path) -> list[ImageFile]:
+    """Visible image files under `root`, following symlinked folders (each real folder once)."""
+    found: list[ImageFile] = []
+    seen: set[str] = set()
+
+    def on_error(err: OSError) -> None:
+        raise DataError(f"cannot list folder {err.filename}: {err.strerror}")
+
+    for current, dirs, names in os.walk(root, onerror=on_error, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(current).relative_to(root).parts
+        for file_name in names:
+            path = os.path.join(current, file_name)
+            if is_image_name(file_name) and os.path.isfile(path):
+                found.append(((*rel, file_name), path, None))
+    return found
+
+
+def open_image_folder(root: Path, options: Mapping[str, Any] | None = None) -> SourceSplits:
+    """A folder tree of image files (see the module docstring). Takes no options."""
+    resolve_options(options, {}, str(root))
+    files = _walk(root)
+    if not files:
+        raise DataError(f"empty image folder: {root} (no files Pillow can read)")
+    return image_tree_splits(str(root), files)

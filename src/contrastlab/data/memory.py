@@ -1,0 +1,66 @@
+"""A source over images already decoded into one array (digits, IDX, npz, CIFAR batches).
+
+Formats that store raw pixel arrays are decoded in one go at open time; `ArraySource` then serves
+views of that array, so indexing is cheap and nothing is copied per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from contrastlab.data.source import Sample
+from contrastlab.errors import DataError
+
+
+class ArraySource:
+    """Samples from uint8 images (N, C, H, W) and integer labels (N,), -1 = unlabelled; no meta."""
+
+    def __init__(
+        self,
+        name: str,
+        images: np.ndarray | torch.Tensor,
+        labels: np.ndarray | torch.Tensor | None,
+        classes: Sequence[str],
+    ) -> None:
+        if isinstance(images, np.ndarray):
+            images = np.ascontiguousarray(images)
+            if not images.flags.writeable:  # e.g. np.frombuffer over file bytes
+                images = images.copy()
+        tensor = torch.as_tensor(images)
+        if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[1] not in (1, 3):
+            raise DataError(
+                f"images of {name} must be uint8 (N, C, H, W) with C in {{1, 3}}, "
+                f"got {tensor.dtype} {tuple(tensor.shape)}"
+            )
+        n = int(tensor.shape[0])
+        if labels is None:
+            label_tensor = torch.full((n,), -1, dtype=torch.int64)
+        else:
+            # A copy, so read-only or narrow-typed label arrays never leak through.
+            label_tensor = torch.tensor(np.asarray(labels), dtype=torch.int64).reshape(-1)
+        if label_tensor.numel() != n:
+            raise DataError(f"{name} holds {n} images but {label_tensor.numel()} labels")
+        self.name = name
+        self.classes: Sequence[str] = tuple(classes)
+        self.images = tensor
+        self.labels = label_tensor
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, index: int) -> Sample:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {self.name} ({len(self)} samples)")
+        return Sample(image=self.images[index], label=int(self.labels[index]), meta={})
+
+
+def numbered_classes(*label_arrays: np.ndarray | None) -> list[str]:
+    """Class names "0".."K-1" for integer labels whose largest value is K-1 (none if no labels)."""
+    top = -1
+    for labels in label_arrays:
+        if labels is not None and labels.size:
+            top = max(top, int(labels.max()))
+    return [str(i) for i in range(top + 1)]

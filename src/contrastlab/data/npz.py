@@ -1,0 +1,109 @@
+"""NumPy ``.npz`` archives of images: key ``images`` (required), ``labels``, ``classes`` (optional).
+
+``images`` is uint8 (0..255) or floating point in [0, 1] (scaled by 255 and rounded), shaped
+(N, H, W) for one channel, or (N, H, W, C) / (N, C, H, W) with C in {1, 3}. The channel axis is
+the one of size 1 or 3: the last axis when its size is 1 or 3 (so an ambiguous (N, 3, 5, 3) array
+is read as channels-last), else axis 1 when its size is 1 or 3. ``labels`` is an integer array
+(N,) of class indices (-1 marks an unlabelled row); ``classes`` is an array of strings naming
+them (default "0".."K-1"). Loaded with ``allow_pickle=False``, so object arrays are refused rather
+than unpickled. The whole archive becomes the train split; there is no built-in test split.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contrastlab.data.memory import ArraySource, numbered_classes
+from contrastlab.data.options import resolve_options
+from contrastlab.data.source import SourceSplits
+from contrastlab.errors import DataError
+
+_CHANNELS = (1, 3)
+_KEYS = ("images", "labels", "classes")
+
+
+def _to_nchw(images: np.ndarray, where: str) -> np.ndarray:
+    """Reorder a 3- or 4-d image array to (N, C, H, W)."""
+    if images.ndim == 3:
+        return images[:, None, :, :]
+    if images.ndim == 4 and images.shape[-1] in _CHANNELS:
+        return images.transpose(0, 3, 1, 2)
+    if images.ndim == 4 and images.shape[1] in _CHANNELS:
+        return images
+    raise DataError(
+        f"key 'images' in {where} has shape {images.shape} (expected (N, H, W), (N, H, W, C) "
+        "or (N, C, H, W) with C in {1, 3})"
+    )
+
+
+def _to_uint8(images: np.ndarray, where: str) -> np.ndarray:
+    expected = "expected uint8 0..255 or float in [0, 1]"
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.floating):
+        raise DataError(f"key 'images' in {where} has dtype {images.dtype} ({expected})")
+    if images.size and not (np.isfinite(images).all() and 0 <= images.min() <= images.max() <= 1):
+        raise DataError(
+            f"key 'images' in {where} is {images.dtype} with values outside [0, 1] "
+            f"(min {images.min()}, max {images.max()}; {expected})"
+        )
+    return np.rint(images.astype(np.float64) * 255.0).astype(np.uint8)
+
+
+def _labels(archive: Mapping[str, np.ndarray], n: int, where: str) -> np.ndarray | None:
+    if "labels" not in archive:
+        return None
+    labels = archive["labels"]
+    if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (n,):
+        raise DataError(
+            f"key 'labels' in {where} is {labels.dtype} {labels.shape} "
+            f"(expected integers of shape ({n},))"
+        )
+    if labels.size and labels.min() < -1:
+        raise DataError(
+            f"key 'labels' in {where} holds {labels.min()} (expected class indices >= 0, or -1)"
+        )
+    return labels.astype(np.int64)
+
+
+def _classes(archive: Mapping[str, np.ndarray], labels: np.ndarray | None, where: str) -> list[str]:
+    if labels is None:
+        return []
+    default = numbered_classes(labels)
+    if "classes" not in archive:
+        return default
+    names = archive["classes"]
+    if names.ndim != 1 or names.dtype.kind not in "US" or len(names) < len(default):
+        raise DataError(
+            f"key 'classes' in {where} must be a 1-d array of at least {len(default)} strings, "
+            f"got {names.dtype} {names.shape}"
+        )
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
+
+
+def open_npz(path: Path, options: Mapping[str, Any] | None = None) -> SourceSplits:
+    """Read the whole archive into memory as the train split. Takes no options."""
+    where = str(path)
+    resolve_options(options, {}, where)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"not an npz archive: {where} (it holds a single array; use np.savez)")
+        with loaded as npz:
+            if "images" not in npz.files:
+                found = ", ".join(npz.files) or "none"
+                raise DataError(f"missing key 'images' in {where} (found keys: {found})")
+            archive = {key: npz[key] for key in _KEYS if key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        reason = " ".join(str(err).split())
+        raise DataError(f"cannot read npz file {where}: {reason}") from err
+    images = _to_uint8(_to_nchw(archive["images"], where), where)
+    labels = _labels(archive, len(images), where)
+    source = ArraySource(where, images, labels, _classes(archive, labels, where))
+    return SourceSplits(train=source, test=None)
