@@ -6,13 +6,20 @@ import pytest
 
 SHAPES_SMALL = ["--set", "data.options.n_train=96", "--set", "data.options.n_test=48"]
 TINY_MODEL = [
-    "--set", "data.image_size=16",
-    "--set", "model.width=0.0625",
-    "--set", "model.head_out_dim=16",
-    "--set", "train.progress=false",
-    "--set", "eval.knn_k=20",
-    "--set", "eval.batch_size=64",
-    "--batch-size", "32",
+    "--set",
+    "data.image_size=16",
+    "--set",
+    "model.width=0.0625",
+    "--set",
+    "model.head_out_dim=16",
+    "--set",
+    "train.progress=false",
+    "--set",
+    "eval.knn_k=20",
+    "--set",
+    "eval.batch_size=64",
+    "--batch-size",
+    "32",
 ]
 
 

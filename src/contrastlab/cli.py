@@ -12,29 +12,45 @@ from contrastlab.errors import ContrastlabError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="contrastlab", description="Contrastive representation learning on images: train, evaluate, diagnose."
+        prog="contrastlab",
+        description="Contrastive representation learning on images: train, evaluate, diagnose.",
     )
     parser.add_argument("--version", action="version", version=f"contrastlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train an encoder (SimCLR on the built-in shapes by default)")
-    train.add_argument("--recipe", help="a bundled recipe name (see `contrastlab recipes`) or a YAML file")
+    train = commands.add_parser(
+        "train", help="train an encoder (SimCLR on the built-in shapes by default)"
+    )
+    train.add_argument(
+        "--recipe", help="a bundled recipe name (see `contrastlab recipes`) or a YAML file"
+    )
     _data_flags(train)
     train.add_argument("--out", help="run directory to create (default: runs/RECIPE-TIMESTAMP)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     train.add_argument("--epochs", type=int, help="= --set train.epochs=N")
     train.add_argument("--batch-size", type=int, help="= --set train.batch_size=N")
     train.add_argument("--seed", type=int, help="= --set train.seed=N")
     train.add_argument(
-        "--stop-after", type=int, metavar="EPOCH", help="stop (resumably) once EPOCH epochs are done"
+        "--stop-after",
+        type=int,
+        metavar="EPOCH",
+        help="stop (resumably) once EPOCH epochs are done",
     )
     train.set_defaults(func=_train)
 
-    evaluate = commands.add_parser("eval", help="kNN and linear probe of a trained encoder vs random init")
+    evaluate = commands.add_parser(
+        "eval", help="kNN and linear probe of a trained encoder vs random init"
+    )
     evaluate.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     _data_flags(evaluate)
-    evaluate.add_argument("--out", help="write the figures as JSON here (default: RUN_DIR/eval.json)")
-    evaluate.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
+    evaluate.add_argument(
+        "--out", help="write the figures as JSON here (default: RUN_DIR/eval.json)"
+    )
+    evaluate.add_argument(
+        "--no-baseline", action="store_true", help="skip the random-init baseline"
+    )
     evaluate.set_defaults(func=_eval)
 
     recipes = commands.add_parser("recipes", help="list the bundled recipes")
@@ -43,11 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="PATH_OR_NAME", help="training images: shapes, digits, or a path")
-    parser.add_argument("--eval-data", metavar="PATH", help="labelled held-out images (default: the test split)")
+    parser.add_argument(
+        "--data", metavar="PATH_OR_NAME", help="training images: shapes, digits, or a path"
+    )
+    parser.add_argument(
+        "--eval-data", metavar="PATH", help="labelled held-out images (default: the test split)"
+    )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (= --set train.device=...)")
     parser.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override any recipe key, e.g. optim.lr=0.3"
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any recipe key, e.g. optim.lr=0.3",
     )
 
 

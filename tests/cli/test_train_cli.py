@@ -15,12 +15,21 @@ from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.logs import read_metrics_csv
 
 
-def test_train_writes_a_complete_run_directory(tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_writes_a_complete_run_directory(
+    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--epochs", "2", *tiny_args]) == 0
     printed = capsys.readouterr().out
     assert "| kNN top-1 |" in printed and "| linear probe top-1 |" in printed
-    for name in ("config.yaml", "metrics.csv", "metrics.json", "checkpoints/last.pt", "report.md", "figures/loss.png"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "metrics.json",
+        "checkpoints/last.pt",
+        "report.md",
+        "figures/loss.png",
+    ):
         assert (out / name).is_file(), name
     assert any((out / "tensorboard").iterdir())
     metrics = json.loads((out / "metrics.json").read_text())
@@ -31,7 +40,9 @@ def test_train_writes_a_complete_run_directory(tmp_path: Path, tiny_args: list[s
     rows = read_metrics_csv(out / "metrics.csv")
     assert [row["epoch"] for row in rows] == [1, 2] and rows[-1]["step"] == 2 * (96 // 32)
     recipe = build_recipe(yaml.safe_load((out / "config.yaml").read_text()))
-    assert recipe.name == DEFAULT_RECIPE and recipe.train.epochs == 2 and recipe.data.image_size == 16
+    assert (
+        recipe.name == DEFAULT_RECIPE and recipe.train.epochs == 2 and recipe.data.image_size == 16
+    )
     report = (out / "report.md").read_text()
     assert "![loss curve](figures/loss.png)" in report and f"{metrics['knn_top1']:.3f}" in report
 
@@ -46,15 +57,23 @@ def test_eval_reproduces_the_figures_of_train(tmp_path: Path, tiny_args: list[st
         assert again[key] == pytest.approx(trained[key], abs=1e-9), key
     # A checkpoint file works as well as its run directory.
     target = tmp_path / "eval.json"
-    assert main(["eval", str(out / "checkpoints" / "last.pt"), "--no-baseline", "--out", str(target)]) == 0
+    assert (
+        main(["eval", str(out / "checkpoints" / "last.pt"), "--no-baseline", "--out", str(target)])
+        == 0
+    )
     direct = json.loads(target.read_text())
-    assert direct["knn_top1"] == pytest.approx(trained["knn_top1"]) and "random_knn_top1" not in direct
+    assert (
+        direct["knn_top1"] == pytest.approx(trained["knn_top1"]) and "random_knn_top1" not in direct
+    )
 
 
 def test_resume_is_exact(tmp_path: Path, tiny_args: list[str]) -> None:
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert main(["train", "--out", str(straight), "--epochs", "2", *tiny_args]) == 0
-    assert main(["train", "--out", str(resumed), "--epochs", "2", "--stop-after", "1", *tiny_args]) == 0
+    assert (
+        main(["train", "--out", str(resumed), "--epochs", "2", "--stop-after", "1", *tiny_args])
+        == 0
+    )
     half = load_checkpoint(resumed / "checkpoints" / "last.pt")
     assert half["epoch"] == 1 and not (resumed / "metrics.json").exists()
     assert main(["train", "--resume", str(resumed)]) == 0
@@ -65,7 +84,9 @@ def test_resume_is_exact(tmp_path: Path, tiny_args: list[str]) -> None:
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert torch.equal(a["generator"], b["generator"])
-    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
+    for sa, sb in zip(
+        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
+    ):
         assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
     assert [r["loss"] for r in a["history"]] == [r["loss"] for r in b["history"]]
     ma = json.loads((straight / "metrics.json").read_text())
@@ -75,7 +96,21 @@ def test_resume_is_exact(tmp_path: Path, tiny_args: list[str]) -> None:
 
 def test_seed_changes_the_run(tmp_path: Path, tiny_args: list[str]) -> None:
     for seed in (0, 1):
-        assert main(["train", "--out", str(tmp_path / str(seed)), "--epochs", "1", "--seed", str(seed), *tiny_args]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--out",
+                    str(tmp_path / str(seed)),
+                    "--epochs",
+                    "1",
+                    "--seed",
+                    str(seed),
+                    *tiny_args,
+                ]
+            )
+            == 0
+        )
     a = load_checkpoint(tmp_path / "0" / "checkpoints" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "1" / "checkpoints" / "last.pt")["model"]
     assert not torch.equal(a["encoder.backbone.conv1.weight"], b["encoder.backbone.conv1.weight"])

@@ -46,6 +46,17 @@ def test_override_parsing_and_types() -> None:
     assert recipe.augment.crop_scale == (0.2, 1.0)
 
 
+def test_exponent_floats_are_numbers(tmp_path: Path) -> None:
+    # PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string; recipes read it as a number.
+    assert parse_override("optim.weight_decay=1e-4") == ("optim.weight_decay", 1e-4)
+    assert parse_override("optim.lr=-2E+3")[1] == -2000.0
+    assert parse_override("data.source=1e-4x")[1] == "1e-4x"
+    default = load_recipe(DEFAULT_RECIPE)
+    path = tmp_path / "r.yaml"
+    path.write_text(dump_recipe(default).replace("weight_decay:", "weight_decay: 3e-6 #"))
+    assert load_recipe(str(path)).optim.weight_decay == 3e-6
+
+
 def test_free_form_source_options() -> None:
     tree = apply_overrides({}, [("data.options.n_train", 500)])
     assert build_recipe(tree).data.options == {"n_train": 500}

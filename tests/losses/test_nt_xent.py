@@ -25,7 +25,9 @@ def loop_nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> float:
     return total / n2
 
 
-@pytest.mark.parametrize(("n", "d", "tau"), [(2, 3, 0.5), (5, 8, 0.1), (16, 4, 1.0), (7, 128, 0.07)])
+@pytest.mark.parametrize(
+    ("n", "d", "tau"), [(2, 3, 0.5), (5, 8, 0.1), (16, 4, 1.0), (7, 128, 0.07)]
+)
 def test_matches_loop(n: int, d: int, tau: float) -> None:
     g = torch.Generator().manual_seed(n * 100 + d)
     z_a, z_b = torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)
@@ -56,7 +58,9 @@ def test_permutation_invariance() -> None:
     g = torch.Generator().manual_seed(1)
     z_a, z_b = torch.randn(12, 6, generator=g), torch.randn(12, 6, generator=g)
     perm = torch.randperm(12, generator=g)
-    assert nt_xent(z_a[perm], z_b[perm], 0.3).item() == pytest.approx(nt_xent(z_a, z_b, 0.3).item(), rel=1e-6)
+    assert nt_xent(z_a[perm], z_b[perm], 0.3).item() == pytest.approx(
+        nt_xent(z_a, z_b, 0.3).item(), rel=1e-6
+    )
     # Swapping the roles of the two views changes nothing either.
     assert nt_xent(z_b, z_a, 0.3).item() == pytest.approx(nt_xent(z_a, z_b, 0.3).item(), rel=1e-6)
 
@@ -65,11 +69,13 @@ def test_gradcheck_float64() -> None:
     g = torch.Generator().manual_seed(2)
     z_a = torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True)
     z_b = torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+
     # nt_xent computes in float32; check the float64 gradient of the same formula via double inputs.
     def f(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         u = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
         logits = (u @ u.T / 0.5).masked_fill(torch.eye(8, dtype=torch.bool), float("-inf"))
         return torch.nn.functional.cross_entropy(logits, torch.tensor([4, 5, 6, 7, 0, 1, 2, 3]))
+
     assert torch.autograd.gradcheck(f, (z_a, z_b))
     grads = torch.autograd.grad(nt_xent(z_a, z_b, 0.5), (z_a, z_b))
     reference = torch.autograd.grad(f(z_a, z_b), (z_a, z_b))
@@ -89,8 +95,14 @@ def test_low_precision_inputs_match_fp32() -> None:
 
 @pytest.mark.parametrize(
     ("shape_a", "shape_b", "tau", "match"),
-    [((4, 3), (5, 3), 0.5, "both be"), ((1, 3), (1, 3), 0.5, "at least 2"), ((4, 3), (4, 3), 0.0, "temperature")],
+    [
+        ((4, 3), (5, 3), 0.5, "both be"),
+        ((1, 3), (1, 3), 0.5, "at least 2"),
+        ((4, 3), (4, 3), 0.0, "temperature"),
+    ],
 )
-def test_input_validation(shape_a: tuple[int, int], shape_b: tuple[int, int], tau: float, match: str) -> None:
+def test_input_validation(
+    shape_a: tuple[int, int], shape_b: tuple[int, int], tau: float, match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
         nt_xent(torch.randn(*shape_a), torch.randn(*shape_b), tau)

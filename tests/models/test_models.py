@@ -1,4 +1,4 @@
-"""Backbones and heads: shapes, widths, torchvision compatibility, normalisation inside the encoder."""
+"""Backbones and heads: shapes, widths, torchvision parity, normalisation inside the encoder."""
 
 from __future__ import annotations
 
@@ -21,10 +21,15 @@ def test_width_one_keeps_torchvision_keys_and_shapes() -> None:
     reference = torchvision.models.resnet18()
     reference_state = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
     assert dim == 512
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference_state.items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in reference_state.items()
+    }
 
 
-@pytest.mark.parametrize(("name", "width", "dim"), [("resnet18", 0.125, 64), ("resnet34", 0.25, 128), ("resnet50", 0.125, 256)])
+@pytest.mark.parametrize(
+    ("name", "width", "dim"),
+    [("resnet18", 0.125, 64), ("resnet34", 0.25, 128), ("resnet50", 0.125, 256)],
+)
 def test_width_multiplier_scales_every_stage(name: str, width: float, dim: int) -> None:
     model, feature_dim = build_resnet(name, width=width, cifar_stem=True)
     assert feature_dim == dim

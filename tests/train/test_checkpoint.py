@@ -41,7 +41,7 @@ def test_refuses_pickled_objects_and_garbage(tmp_path: Path) -> None:
         load_checkpoint(evil)
     torn = tmp_path / "torn.pt"
     torn.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="torn.pt"):
+    with pytest.raises(CheckpointError, match=r"torn\.pt"):
         load_checkpoint(torn)
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")

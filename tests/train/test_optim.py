@@ -43,7 +43,9 @@ def test_linear_scaling_and_groups() -> None:
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     opt = build_optimizer(OptimConfig(weight_decay=0.1), model, 256)
     decay, no_decay = opt.param_groups
-    assert [p.shape for p in decay["params"]] == [torch.Size([4, 3])] and decay["weight_decay"] == 0.1
+    assert [p.shape for p in decay["params"]] == [torch.Size([4, 3])] and decay[
+        "weight_decay"
+    ] == 0.1
     assert len(no_decay["params"]) == 3 and no_decay["weight_decay"] == 0.0
     assert isinstance(build_optimizer(OptimConfig(name="adam"), model, 256), torch.optim.AdamW)
     assert isinstance(build_optimizer(OptimConfig(name="lars"), model, 256), LARS)
@@ -55,7 +57,9 @@ def test_lars_step_by_hand() -> None:
     opt = LARS([{"params": [w], "weight_decay": 0.0, "lars": True}], lr=0.1, momentum=0.9, eta=0.01)
     opt.step()
     # trust = 0.01 * 5 / 1 = 0.05; update = lr * trust * g = 0.1 * 0.05 * g
-    torch.testing.assert_close(w.detach(), torch.tensor([3.0, 4.0]) - 0.005 * torch.tensor([0.6, 0.8]))
+    torch.testing.assert_close(
+        w.detach(), torch.tensor([3.0, 4.0]) - 0.005 * torch.tensor([0.6, 0.8])
+    )
     b = nn.Parameter(torch.tensor([1.0]))
     b.grad = torch.tensor([2.0])
     plain = LARS([{"params": [b], "weight_decay": 0.0, "lars": False}], lr=0.1)

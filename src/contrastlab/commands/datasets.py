@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.config.schema import DataConfig
-from contrastlab.data import ImageTensors, holdout_split, materialize, open_source, take_subset
+from contrastlab.data import (
+    ImageSource,
+    ImageTensors,
+    holdout_split,
+    materialize,
+    open_source,
+    take_subset,
+)
 from contrastlab.errors import DataError
 
 SPLIT_SEED = 0  # held-out splits and subsets are fixed, whatever the training seed
@@ -19,11 +26,13 @@ class PreparedData:
 
 
 def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
-    """Decode the training source once; find its held-out split (eval source, test split, or a hold-out)."""
+    """Decode the training source once and find its held-out split (eval source, test, hold-out)."""
     size, channels, workers = config.image_size, config.channels, config.workers
 
-    def decode(source: object) -> ImageTensors:
-        return materialize(source, image_size=size, channels=channels, workers=workers, progress=progress)  # type: ignore[arg-type]
+    def decode(source: ImageSource) -> ImageTensors:
+        return materialize(
+            source, image_size=size, channels=channels, workers=workers, progress=progress
+        )
 
     splits = open_source(config.source, image_size=size, options=config.options)
     train = decode(splits.train)
@@ -47,7 +56,10 @@ def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
     if test is not None:
         _check_classes(train, test)
         if not (train.labelled and test.labelled):
-            test, note = None, "none: evaluation needs labels on both the training and held-out data"
+            test, note = (
+                None,
+                "none: evaluation needs labels on both the training and held-out data",
+            )
     return PreparedData(train=train, test=test, eval_note=note)
 
 
@@ -55,5 +67,5 @@ def _check_classes(train: ImageTensors, test: ImageTensors) -> None:
     if train.classes and test.classes and list(train.classes) != list(test.classes):
         raise DataError(
             f"the classes of {test.name} ({', '.join(test.classes[:6])}...) differ from those of "
-            f"{train.name} ({', '.join(train.classes[:6])}...); evaluation needs the same class folders"
+            f"{train.name} ({', '.join(train.classes[:6])}...); evaluation needs the same classes"
         )

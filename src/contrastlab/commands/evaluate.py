@@ -40,18 +40,29 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         method.load_state_dict(state["model"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{path} does not fit its own recipe: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{path} does not fit its own recipe: {str(exc).splitlines()[0]}"
+        ) from None
     data = prepare_data(recipe.data, progress=recipe.train.progress)
     if data.test is None:
-        raise DataError(f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)")
+        raise DataError(
+            f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
+        )
     random = None if args.no_baseline else build_method(recipe).encoder.to(device)
-    metrics: dict[str, Any] = {"checkpoint": str(path), "epochs": state["epoch"], "data": recipe.data.source,
-                               "eval_data": data.eval_note}
+    metrics: dict[str, Any] = {
+        "checkpoint": str(path),
+        "epochs": state["epoch"],
+        "data": recipe.data.source,
+        "eval_data": data.eval_note,
+    }
     metrics.update(evaluate_with_baseline(recipe, method.encoder.to(device), random, data, device))
     out = Path(args.out) if args.out else (run.path / "eval.json" if run else None)
     if out is not None:
         atomic_write_text(out, json.dumps(metrics, indent=2) + "\n")
-    print(f"{path} (epoch {state['epoch']}), held-out data: {data.eval_note} ({metrics['n_test']} images)\n")
+    print(
+        f"{path} (epoch {state['epoch']}), held-out data: {data.eval_note} "
+        f"({metrics['n_test']} images)\n"
+    )
     print(results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature))
     if out is not None:
         print(f"\nwritten to {out}")

@@ -15,13 +15,19 @@ from contrastlab.models import channels_last_allowed
 
 
 def evaluate_with_baseline(
-    recipe: Recipe, encoder: nn.Module, random_encoder: nn.Module | None, data: PreparedData, device: torch.device
+    recipe: Recipe,
+    encoder: nn.Module,
+    random_encoder: nn.Module | None,
+    data: PreparedData,
+    device: torch.device,
 ) -> dict[str, Any]:
-    """kNN and linear-probe figures for ``encoder`` (keys ``knn_top1``, ``linear_top1``, ...) and, when
-    given, the same figures for ``random_encoder`` under the ``random_`` prefix."""
+    """kNN and linear-probe figures for ``encoder`` (keys ``knn_top1``, ``linear_top1``, ...)
+    and, when given, the same figures for ``random_encoder`` under the ``random_`` prefix."""
     assert data.test is not None
     ev = recipe.eval
-    num_classes = max(len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1)
+    num_classes = max(
+        len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1
+    )
     start = time.perf_counter()
     out: dict[str, Any] = {}
     for prefix, model in (("", encoder), ("random_", random_encoder)):

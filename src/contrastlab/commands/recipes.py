@@ -16,5 +16,6 @@ def run_recipes(args: argparse.Namespace) -> int:
         summary = recipe.description.strip().splitlines()[0] if recipe.description.strip() else ""
         gpu = f" [GPU: {recipe.gpu_recipe}]" if recipe.gpu_recipe else ""
         print(f"{mark} {path.stem:<{width}}  {summary}{gpu}")
-    print(f"\n* the default of `contrastlab train`; recipes live in {paths[0].parent if paths else '?'}")
+    where = paths[0].parent if paths else "?"
+    print(f"\n* the default of `contrastlab train`; recipes live in {where}")
     return 0

@@ -40,7 +40,11 @@ SHORT_FLAGS = {  # CLI flag -> recipe key
 def overrides_from(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """``--set`` pairs, then the short flags (which win), in the order they apply."""
     pairs = [parse_override(text) for text in args.set or []]
-    pairs += [(key, getattr(args, flag)) for flag, key in SHORT_FLAGS.items() if getattr(args, flag, None) is not None]
+    pairs += [
+        (key, getattr(args, flag))
+        for flag, key in SHORT_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    ]
     return pairs
 
 
@@ -48,7 +52,9 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = overrides_from(args)
     if args.resume is not None:
         if args.out is not None or args.recipe is not None:
-            raise ConfigError("--resume continues a run with its own recipe and directory; drop --recipe/--out")
+            raise ConfigError(
+                "--resume continues a run with its own recipe and directory; drop --recipe/--out"
+            )
         run = RunDir.open(Path(args.resume))
         recipe = build_recipe(apply_overrides(read_yaml(run.config), overrides))
     else:
@@ -63,13 +69,21 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume is not None and run.checkpoint.exists():
         trainer.load_state_dict(load_checkpoint(run.checkpoint))
     atomic_write_text(run.config, dump_recipe(recipe))
-    _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, device {device})")
+    _say(
+        progress, f"run directory: {run.path}  ({len(data.train)} training images, device {device})"
+    )
     trainer.fit(stop_after=args.stop_after)
     if trainer.epoch < recipe.train.epochs:
-        _say(True, f"stopped after epoch {trainer.epoch}/{recipe.train.epochs}; "
-                   f"continue with: contrastlab train --resume {run.path}")
+        _say(
+            True,
+            f"stopped after epoch {trainer.epoch}/{recipe.train.epochs}; "
+            f"continue with: contrastlab train --resume {run.path}",
+        )
         return 0
-    metrics: dict[str, Any] = {"epochs": trainer.epoch, "train_seconds": round(trainer.train_seconds, 2)}
+    metrics: dict[str, Any] = {
+        "epochs": trainer.epoch,
+        "train_seconds": round(trainer.train_seconds, 2),
+    }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
     metrics.update(_evaluate(recipe, method, data, device, progress))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
@@ -78,7 +92,9 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(recipe: Recipe, method: Any, data: PreparedData, device: Any, progress: bool) -> dict[str, Any]:
+def _evaluate(
+    recipe: Recipe, method: Any, data: PreparedData, device: Any, progress: bool
+) -> dict[str, Any]:
     if data.test is None:
         return {"n_train": len(data.train)}
     _say(progress, f"evaluating on {data.eval_note} ...")
@@ -86,7 +102,9 @@ def _evaluate(recipe: Recipe, method: Any, data: PreparedData, device: Any, prog
     return evaluate_with_baseline(recipe, method.encoder, random, data, device)
 
 
-def _print_summary(recipe: Recipe, metrics: dict[str, Any], data: PreparedData, run: RunDir) -> None:
+def _print_summary(
+    recipe: Recipe, metrics: dict[str, Any], data: PreparedData, run: RunDir
+) -> None:
     print(f"\n{recipe.name}: {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
     if "knn_top1" in metrics:
         print(f"held-out data: {data.eval_note} ({metrics['n_test']} images)\n")

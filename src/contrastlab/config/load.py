@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,28 @@ from contrastlab.errors import ConfigError
 
 T = TypeVar("T")
 DEFAULT_RECIPE = "simclr_resnet18w0.125_shapes_30e"
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats, so ``1e-4`` is a number, not the string '1e-4'."""
+
+
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_RecipeLoader)
 
 
 def recipes_dir() -> Path:
@@ -39,7 +62,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe {path} is not valid YAML: {_one_line(exc)}") from None
     if data is None:
@@ -71,7 +94,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE (e.g. optim.lr=0.3), got {text!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
@@ -127,7 +150,9 @@ def _convert(cls: type[T], data: Any, prefix: str) -> T:
         if key not in fields:
             full = f"{prefix}{key}"
             hint = _did_you_mean(full, [f"{prefix}{name}" for name in fields])
-            raise ConfigError(f"unknown key {full!r}{hint}; valid keys here: {', '.join(sorted(fields))}")
+            raise ConfigError(
+                f"unknown key {full!r}{hint}; valid keys here: {', '.join(sorted(fields))}"
+            )
     kwargs = {key: _value(hints[key], value, f"{prefix}{key}") for key, value in data.items()}
     return cls(**kwargs)
 
@@ -146,7 +171,9 @@ def _value(tp: Any, value: Any, key: str) -> Any:
         choices = typing.get_args(tp)
         if value not in choices:
             hint = _did_you_mean(str(value), [str(c) for c in choices])
-            raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}; got {value!r}{hint}")
+            raise ConfigError(
+                f"{key} must be one of {', '.join(map(str, choices))}; got {value!r}{hint}"
+            )
         return value
     if origin is tuple:
         args = typing.get_args(tp)

@@ -1,8 +1,8 @@
 """The recipe: every setting of a run, as typed dataclasses with their defaults and range checks.
 
-A recipe YAML file, ``--set key=value`` overrides and the CLI's short flags all land here; ``config.yaml``
-in a run directory is this tree written back out. Field names are the keys users type, so they are
-part of the public interface.
+A recipe YAML file, ``--set key=value`` overrides and the CLI's short flags all land here;
+``config.yaml`` in a run directory is this tree written back out. Field names are the keys users
+type, so they are part of the public interface.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class MethodConfig:
 
 @dataclass
 class OptimConfig:
-    """Optimiser and learning-rate schedule (linear warm-up, then cosine decay), stepped per batch."""
+    """Optimiser and learning-rate schedule (linear warm-up, then cosine), stepped per batch."""
 
     name: Literal["sgd", "lars", "adam"] = "sgd"
     lr: float = 0.06

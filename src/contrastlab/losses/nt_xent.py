@@ -33,7 +33,9 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.5) -> t
         temperature: tau > 0.
     """
     if z_a.ndim != 2 or z_a.shape != z_b.shape:
-        raise ValueError(f"z_a and z_b must both be (N, D), got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+        raise ValueError(
+            f"z_a and z_b must both be (N, D), got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+        )
     if z_a.shape[0] < 2:
         raise ValueError(f"nt_xent needs at least 2 pairs, got N={z_a.shape[0]}")
     if not temperature > 0:

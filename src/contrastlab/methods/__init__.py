@@ -14,7 +14,7 @@ __all__ = ["Batch", "SimCLR", "StepOutput", "build_method", "method_encoder"]
 
 
 def build_method(recipe: Recipe, *, seed: int | None = None) -> SimCLR:
-    """The recipe's method with freshly initialised weights (from ``seed``, default the recipe's)."""
+    """The recipe's method, freshly initialised (from ``seed``, by default the recipe's)."""
     torch.manual_seed(recipe.train.seed if seed is None else seed)
     encoder = build_encoder(recipe.model, recipe.data)
     m = recipe.model

@@ -34,7 +34,7 @@ class SimCLR(nn.Module):
 
 
 def _pair_metrics(z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Monitoring: mean positive cosine and how often a view's nearest other view is its positive."""
+    """Monitoring: mean positive cosine; how often a view's nearest other view is its positive."""
     u_a = nn.functional.normalize(z_a.float(), dim=1)
     u_b = nn.functional.normalize(z_b.float(), dim=1)
     sim = u_a @ u_b.T

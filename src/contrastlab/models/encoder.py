@@ -18,7 +18,9 @@ class Encoder(nn.Module):
     or transferring an encoder needs no knowledge of the recipe's mean and std.
     """
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, mean: Sequence[float], std: Sequence[float]):
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, mean: Sequence[float], std: Sequence[float]
+    ):
         super().__init__()
         self.backbone = backbone
         self.feature_dim = feature_dim
@@ -27,7 +29,8 @@ class Encoder(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images - self.mean) / self.std
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = (images - mean) / std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out: torch.Tensor = self.backbone(x)
@@ -35,18 +38,18 @@ class Encoder(nn.Module):
 
 
 def channels_last_allowed(requested: bool, device: torch.device) -> bool:
-    """Whether to use channels-last memory: asked for, and on a CUDA device (see `use_channels_last`)."""
+    """Whether to use channels-last memory: asked for and on CUDA (see `use_channels_last`)."""
     return requested and device.type == "cuda"
 
 
 def use_channels_last(module: nn.Module) -> None:
-    """Store ``module``'s convolution weights channels-last and feed its encoders channels-last inputs.
+    """Store ``module``'s conv weights channels-last and feed its encoders channels-last inputs.
 
     For CUDA only (`channels_last_allowed`). On the CPU, with torch 2.14.1 here, channels-last
     ResNet training was 1.3x faster but not deterministic (two identical 3-step runs differed by up
     to 3e-3 in the parameters with 2 threads) and corrupted the heap with 1 thread (width 1/16).
     """
-    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    module.to(memory_format=torch.channels_last)
     for sub in module.modules():
         if isinstance(sub, Encoder):
             sub.channels_last = True

@@ -10,8 +10,8 @@ def projection_mlp(
 ) -> nn.Sequential:
     """``layers`` linear maps with ReLU between them: SimCLR's g(.) is 2 layers (v1) or 3 (v2).
 
-    With ``batchnorm`` each hidden linear layer is followed by BatchNorm1d, as in SimCLR v2. A single
-    layer is a linear head (the MoCo CIFAR demo).
+    With ``batchnorm`` each hidden linear layer is followed by BatchNorm1d, as in SimCLR v2.
+    A single layer is a linear head (the MoCo CIFAR demo).
     """
     modules: list[nn.Module] = []
     dim = in_dim

@@ -21,7 +21,7 @@ _LAYERS: dict[str, tuple[type[resnet.BasicBlock] | type[resnet.Bottleneck], list
 def build_resnet(
     name: str, *, width: float = 1.0, cifar_stem: bool = False, in_channels: int = 3
 ) -> tuple[resnet.ResNet, int]:
-    """A torchvision ResNet without its classifier (``fc`` is the identity), and its feature width."""
+    """A torchvision ResNet without classifier (``fc`` is the identity), and its feature width."""
     if name not in _LAYERS:
         raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(_LAYERS)}")
     block, layers = _LAYERS[name]
@@ -30,7 +30,7 @@ def build_resnet(
     if base != 64 or cifar_stem or in_channels != 3:
         _rebuild(model, block, layers, base, cifar_stem, in_channels)
     feature_dim = 8 * base * block.expansion
-    model.fc = nn.Identity()  # type: ignore[assignment]
+    model.fc = nn.Identity()
     return model, feature_dim
 
 
@@ -44,7 +44,7 @@ def _rebuild(
 ) -> None:
     if cifar_stem:
         model.conv1 = nn.Conv2d(in_channels, base, 3, stride=1, padding=1, bias=False)
-        model.maxpool = nn.Identity()  # type: ignore[assignment]
+        model.maxpool = nn.Identity()
     else:
         model.conv1 = nn.Conv2d(in_channels, base, 7, stride=2, padding=3, bias=False)
     model.bn1 = nn.BatchNorm2d(base)

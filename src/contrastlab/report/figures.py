@@ -8,14 +8,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def loss_curve(history: Sequence[Mapping[str, float | int]], path: Path, title: str = "") -> Path:
     """Mean training loss per epoch (and the learning rate on a second axis), saved as PNG."""
     epochs = [row["epoch"] for row in history]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    ax.plot(epochs, [row["loss"] for row in history], marker="o", ms=3, color="tab:blue", label="loss")
+    ax.plot(
+        epochs, [row["loss"] for row in history], marker="o", ms=3, color="tab:blue", label="loss"
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (NT-Xent)", color="tab:blue")
     ax.grid(alpha=0.3)

@@ -19,8 +19,10 @@ def results_table(metrics: Mapping[str, Any], *, k: int, temperature: float) -> 
         value = metrics.get(key)
         return "—" if value is None else f"{value:.3f}"
 
-    rows = [("kNN top-1", "knn_top1", f"weighted, k={k}, t={temperature}"),
-            ("linear probe top-1", "linear_top1", "logistic regression on frozen features")]
+    rows = [
+        ("kNN top-1", "knn_top1", f"weighted, k={k}, t={temperature}"),
+        ("linear probe top-1", "linear_top1", "logistic regression on frozen features"),
+    ]
     lines = ["| protocol | trained | random init | notes |", "|---|---:|---:|---|"]
     for label, key, note in rows:
         lines.append(f"| {label} | {cell(key)} | {cell('random_' + key)} | {note} |")
@@ -52,10 +54,14 @@ def write_report(
         parts.append(f"- full-size recipe for a GPU: `{recipe.gpu_recipe}`")
     parts += ["", "## Results", ""]
     if "knn_top1" in metrics:
-        parts.append(results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature))
+        parts.append(
+            results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature)
+        )
         parts.append("")
-        parts.append("The random-init encoder is the trained encoder's own starting point (same seed), "
-                     "evaluated with the same protocols.")
+        parts.append(
+            "The random-init encoder is the trained encoder's own starting point (same seed), "
+            "evaluated with the same protocols."
+        )
     else:
         parts.append(f"No evaluation: {eval_note}.")
     if figure is not None:

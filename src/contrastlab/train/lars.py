@@ -31,7 +31,13 @@ class LARS(Optimizer):
         eta: float = 0.001,
         lars: bool = True,
     ):
-        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta, "lars": lars}
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "eta": eta,
+            "lars": lars,
+        }
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -51,7 +57,9 @@ class LARS(Optimizer):
                     w_norm = torch.linalg.vector_norm(p)
                     g_norm = torch.linalg.vector_norm(grad)
                     trust = torch.where(
-                        (w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm)
+                        (w_norm > 0) & (g_norm > 0),
+                        group["eta"] * w_norm / g_norm,
+                        torch.ones_like(w_norm),
                     )
                     grad = grad.mul(trust)
                 state = self.state[p]

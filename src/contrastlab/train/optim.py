@@ -14,17 +14,20 @@ from contrastlab.train.lars import LARS
 
 
 def base_lr(config: OptimConfig, batch_size: int) -> float:
-    """The peak learning rate: ``lr``, or ``lr x batch / 256`` with linear scaling (Goyal et al. 2017)."""
+    """The peak learning rate: ``lr``, or ``lr x batch / 256`` if scaled linearly (Goyal et al.)."""
     return config.lr * batch_size / 256 if config.lr_scaling == "linear" else config.lr
 
 
-def build_optimizer(config: OptimConfig, model: nn.Module, batch_size: int) -> torch.optim.Optimizer:
+def build_optimizer(
+    config: OptimConfig, model: nn.Module, batch_size: int
+) -> torch.optim.Optimizer:
     """SGD, LARS or Adam over two parameter groups: weights, and 1-d parameters (biases, norms).
 
-    With ``exclude_bias_and_norm`` the second group gets no weight decay and, for LARS, no trust-ratio
-    adaptation, as in SimCLR.
+    With ``exclude_bias_and_norm`` the second group gets no weight decay and, for LARS, no
+    trust-ratio adaptation, as in SimCLR.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (no_decay if config.exclude_bias_and_norm and param.ndim <= 1 else decay).append(param)
@@ -41,8 +44,11 @@ def build_optimizer(config: OptimConfig, model: nn.Module, batch_size: int) -> t
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
-def warmup_cosine(step: int, *, total_steps: int, warmup_steps: int, final_fraction: float) -> float:
-    """The lr multiplier at ``step``: linear from 1/warmup to 1 over the warm-up, then cosine to ``final_fraction``."""
+def warmup_cosine(
+    step: int, *, total_steps: int, warmup_steps: int, final_fraction: float
+) -> float:
+    """The lr multiplier at ``step``: linear from 1/warmup to 1 over the warm-up, then cosine
+    down to ``final_fraction``."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     span = max(1, total_steps - warmup_steps)

@@ -1,11 +1,11 @@
 """The run directory: the unit of work that every command writes or reads.
 
-    config.yaml            the resolved recipe
-    metrics.csv            one row per epoch (rewritten atomically from the checkpoint's history)
-    metrics.json           final evaluation figures
-    checkpoints/last.pt    model, optimiser, schedule, RNG and loop state (written atomically)
-    tensorboard/           TensorBoard event files
-    report.md, figures/    the human-readable report
+config.yaml            the resolved recipe
+metrics.csv            one row per epoch (rewritten atomically from the checkpoint's history)
+metrics.json           final evaluation figures
+checkpoints/last.pt    model, optimiser, schedule, RNG and loop state (written atomically)
+tensorboard/           TensorBoard event files
+report.md, figures/    the human-readable report
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class RunDir:
         run = cls(out)
         if run.checkpoint.exists() or run.config.exists():
             raise ConfigError(
-                f"{out} already holds a run; continue it with --resume {out} or choose another --out"
+                f"{out} already holds a run; continue it with --resume {out} or pick another --out"
             )
         return run
 
@@ -74,7 +74,9 @@ class RunDir:
         try:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create run directory {self.path}: {exc.strerror or exc}") from None
+            raise ConfigError(
+                f"cannot create run directory {self.path}: {exc.strerror or exc}"
+            ) from None
         return self
 
     @classmethod

@@ -1,9 +1,10 @@
 """The one training loop: optimiser and schedule, AMP, gradient clipping, a NaN guard, progress,
 metrics.csv + TensorBoard, and an atomic checkpoint at the end of every epoch.
 
-Every source of randomness the loop uses is owned and checkpointed, so a resumed run is bit-identical
-on the CPU to one that never stopped: the sample order of an epoch is a permutation drawn from a
-generator seeded by (seed, epoch), and the views come from ``self.generator``, whose state is saved.
+Every source of randomness the loop uses is owned and checkpointed, so a resumed run is
+bit-identical on the CPU to one that never stopped: the sample order of an epoch is a permutation
+drawn from a generator seeded by (seed, epoch), and the views come from ``self.generator``, whose
+state is saved.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from contrastlab.config.load import recipe_to_dict
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
-from contrastlab.errors import CheckpointError, ContrastlabError, ConfigError
+from contrastlab.errors import CheckpointError, ConfigError, ContrastlabError
 from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.train.checkpoint import save_checkpoint
 from contrastlab.train.logs import write_metrics_csv
@@ -39,7 +40,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device is {name!r} but no CUDA device is available (use cpu or auto)")
+        raise ConfigError(
+            f"train.device is {name!r} but no CUDA device is available (use cpu or auto)"
+        )
     return device
 
 
@@ -59,8 +62,21 @@ def check_batch_size(batch_size: int, data: ImageTensors) -> None:
 
 
 class Trainer:
-    def __init__(self, recipe: Recipe, method: nn.Module, data: ImageTensors, run: RunDir, device: torch.device):
-        self.recipe, self.method, self.data, self.run, self.device = recipe, method, data, run, device
+    def __init__(
+        self,
+        recipe: Recipe,
+        method: nn.Module,
+        data: ImageTensors,
+        run: RunDir,
+        device: torch.device,
+    ):
+        self.recipe, self.method, self.data, self.run, self.device = (
+            recipe,
+            method,
+            data,
+            run,
+            device,
+        )
         train = recipe.train
         check_batch_size(train.batch_size, data)
         self.steps_per_epoch = len(data) // train.batch_size
@@ -68,7 +84,9 @@ class Trainer:
         if channels_last_allowed(train.channels_last, device):
             use_channels_last(method)
         self.optimizer = build_optimizer(recipe.optim, method, train.batch_size)
-        self.scheduler = build_scheduler(recipe.optim, self.optimizer, self.steps_per_epoch, train.epochs)
+        self.scheduler = build_scheduler(
+            recipe.optim, self.optimizer, self.steps_per_epoch, train.epochs
+        )
         self.scaler = torch.amp.GradScaler(device.type, enabled=train.precision == "fp16")
         self.generator = torch.Generator().manual_seed(train.seed)
         self.epoch = 0  # epochs completed
@@ -111,10 +129,14 @@ class Trainer:
     # -- loop -------------------------------------------------------------------------------------
 
     def fit(self, stop_after: int | None = None) -> None:
-        """Train until ``train.epochs`` are done (or ``stop_after`` epochs in all, leaving the run resumable)."""
+        """Train until ``train.epochs`` are done (or ``stop_after`` epochs in all, resumably)."""
         from torch.utils.tensorboard import SummaryWriter  # slow import, only needed here
 
-        last = self.recipe.train.epochs if stop_after is None else min(stop_after, self.recipe.train.epochs)
+        last = (
+            self.recipe.train.epochs
+            if stop_after is None
+            else min(stop_after, self.recipe.train.epochs)
+        )
         with SummaryWriter(str(self.run.tensorboard), purge_step=self.step) as writer:
             while self.epoch < last:
                 row = self._run_epoch(writer)
