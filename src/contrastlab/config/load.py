@@ -22,7 +22,7 @@ from contrastlab.config.schema import Recipe
 from contrastlab.errors import ConfigError
 
 T = TypeVar("T")
-DEFAULT_RECIPE = "simclr_resnet18w0.125_shapes_30e"
+DEFAULT_RECIPE = "simclr_resnet18w0.125_shapes_16e"
 
 
 class _RecipeLoader(yaml.SafeLoader):
