@@ -128,7 +128,7 @@ def test_on_cuda_matches_cpu() -> None:
 @pytest.mark.parametrize(
     ("images", "message"),
     [
-        (torch.rand(2, 3, 4, 4), r"expects uint8 images \(N, C, H, W\), got torch.float32"),
+        (torch.rand(2, 3, 4, 4), r"input must be a uint8 tensor \(N, C, H, W\), got torch.float32"),
         (torch.zeros(3, 4, 4, dtype=torch.uint8), r"got torch.uint8 of shape \(3, 4, 4\)"),
         (torch.zeros(0, 3, 4, 4, dtype=torch.uint8), "needs at least one image"),
     ],

@@ -104,7 +104,7 @@ class MustNotRun(nn.Module):
             },
             "at least one test sample",
         ),
-        ({"train_images": torch.zeros(20, 3, 8, 8)}, "training images must be uint8"),
+        ({"train_images": torch.zeros(20, 3, 8, 8)}, "training images must be a uint8 tensor"),
         (
             {"test_images": torch.zeros(5, 3, 9, 9, dtype=torch.uint8)},
             r"differ in shape: \(3, 8, 8\) vs \(3, 9, 9\)",

@@ -14,7 +14,18 @@ from torch import Tensor
 
 from contrastlab.errors import ContrastlabError
 
-__all__ = ["check_features", "check_labels", "check_same_width"]
+__all__ = ["check_features", "check_images", "check_labels", "check_same_width"]
+
+
+def check_images(images: object, *, what: str) -> None:
+    """Raise unless ``images`` is a uint8 (N, C, H, W) tensor; ``what`` names it in the message."""
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        got = (
+            f"{images.dtype} of shape {tuple(images.shape)}"
+            if isinstance(images, Tensor)
+            else type(images).__name__
+        )
+        raise ContrastlabError(f"{what} must be a uint8 tensor (N, C, H, W), got {got}")
 
 
 def check_features(features: Tensor | np.ndarray, *, split: str) -> Tensor:

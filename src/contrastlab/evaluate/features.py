@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.errors import ContrastlabError
+from contrastlab.evaluate._checks import check_images
 
 __all__ = ["extract_features"]
 
@@ -37,13 +38,7 @@ def extract_features(
     train/eval mode it had before. An encoder output with more than two dimensions (for example
     (N, D, 1, 1) after global pooling) is flattened to (N, D').
     """
-    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        got = (
-            f"{images.dtype} of shape {tuple(images.shape)}"
-            if isinstance(images, Tensor)
-            else type(images).__name__
-        )
-        raise ContrastlabError(f"extract_features expects uint8 images (N, C, H, W), got {got}")
+    check_images(images, what="extract_features' input")
     if images.shape[0] == 0:
         raise ContrastlabError("extract_features needs at least one image, got none")
     if batch_size < 1:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.errors import ContrastlabError
-from contrastlab.evaluate._checks import check_labels
+from contrastlab.evaluate._checks import check_images, check_labels
 from contrastlab.evaluate.features import extract_features
 from contrastlab.evaluate.knn import knn_accuracy
 from contrastlab.evaluate.linear import linear_probe
@@ -35,16 +35,6 @@ class EvalResult:
     def as_dict(self, prefix: str = "") -> dict[str, float | int]:
         """The fields as a flat dict, each key prefixed: ``"random_"`` -> ``"random_knn_top1"``."""
         return {prefix + f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def _check_images(images: Tensor, *, split: str) -> None:
-    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        got = (
-            f"{images.dtype} of shape {tuple(images.shape)}"
-            if isinstance(images, Tensor)
-            else type(images).__name__
-        )
-        raise ContrastlabError(f"{split} images must be uint8 (N, C, H, W), got {got}")
 
 
 def evaluate_encoder(
@@ -71,8 +61,8 @@ def evaluate_encoder(
     with scikit-learn (see :func:`linear_probe`, seeded by ``seed``). All inputs are checked
     before any feature is computed.
     """
-    _check_images(train_images, split="training")
-    _check_images(test_images, split="test")
+    check_images(train_images, what="training images")
+    check_images(test_images, what="test images")
     y_train = check_labels(
         train_labels, train_images.shape[0], split="training", num_classes=num_classes
     )
