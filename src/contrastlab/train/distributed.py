@@ -1,0 +1,70 @@
+"""Cross-process helpers for losses whose negatives come from the batch (PyTorch DDP, any backend).
+
+In one process, or before ``torch.distributed`` is initialised, every helper is the identity, so a
+loss called with ``gather=True`` gives exactly its single-process value.
+
+Gradient convention (as in lightly's ``GatherLayer`` and SimCLR's TPU code): each rank computes the
+loss of its *own* anchors against the gathered keys, and the backward of `gather_with_grad` sums
+the key gradients of all ranks into each rank's slice. Each rank's input gradient is therefore
+d(sum over ranks of the rank losses)/d(its inputs) = world_size x the gradient of the global loss
+(the mean over ranks). DDP averages parameter gradients over ranks, which divides that factor out:
+training is identical to one process on the concatenated batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+__all__ = ["gather_no_grad", "gather_with_grad", "rank_and_world"]
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size), or (0, 1) when torch.distributed is not initialised."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        _, world = rank_and_world()
+        parts = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rows = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        rank, _ = rank_and_world()
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[rank * ctx.rows : (rank + 1) * ctx.rows]
+
+
+def gather_with_grad(x: Tensor) -> Tensor:
+    """Concatenate ``x`` (same shape on every rank) from all ranks along dim 0, rank order.
+
+    Rows ``rank * len(x) : (rank + 1) * len(x)`` of the result are this rank's ``x``. Gradients
+    flow back to every rank's slice (summed over ranks, see the module docstring). Identity in
+    one process.
+    """
+    _, world = rank_and_world()
+    if world == 1:
+        return x
+    out: Tensor = _GatherWithGrad.apply(x)
+    return out
+
+
+def gather_no_grad(x: Tensor) -> Tensor:
+    """`gather_with_grad` without a gradient: for labels and other integer tensors."""
+    _, world = rank_and_world()
+    if world == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world)]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
