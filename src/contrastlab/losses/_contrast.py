@@ -67,17 +67,20 @@ class _ContrastLoss(torch.autograd.Function):
         grad_keys = torch.zeros_like(keys) if need_keys else None
         for start, stop in _chunks(anchors.shape[0], ctx.chunk_size):
             if kept is not None:
-                probs = kept.clone()
+                probs = kept  # read only: a second backward (retain_graph) sees it unchanged
             else:
                 excl = None if excluded is None else excluded[start:stop]
                 probs = _logits(anchors[start:stop], keys, excl, ctx.temperature)
                 probs.sub_(lse[start:stop, None]).exp_()
-            rows = torch.arange(stop - start, device=probs.device)
-            probs[rows, positives[start:stop]] -= 1.0
-            probs.mul_((grad_losses[start:stop] / ctx.temperature)[:, None])
-            grad_anchors[start:stop] = probs @ keys
+            # d loss / d logits = scale * (probs - onehot(positive)); the one-hot and the scale
+            # are applied on the (rows, D) side so the (rows, P) matrix is never rewritten.
+            scale = (grad_losses[start:stop] / ctx.temperature)[:, None]
+            pos = positives[start:stop]
+            grad_anchors[start:stop] = (probs @ keys - keys[pos]).mul_(scale)
             if grad_keys is not None:
-                grad_keys.addmm_(probs.T, anchors[start:stop])
+                scaled = anchors[start:stop] * scale
+                grad_keys.addmm_(probs.T, scaled)
+                grad_keys.index_add_(0, pos, scaled, alpha=-1.0)
         return grad_anchors, grad_keys, None, None, None, None
 
 
