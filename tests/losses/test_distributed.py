@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from contrastlab.losses import info_nce, nt_xent
+from contrastlab.losses import info_nce, nt_xent, supcon
 
 WORLD, N, D = 2, 6, 5
 
@@ -25,11 +25,18 @@ CASES = {
     "nt_xent_cross_view": "nt_xent(z_a, z_b, 0.5, cross_view_only=True, gather=g)",
     "info_nce_in_batch": "info_nce(z_a, z_b, temperature=0.2, gather=g)",
     "info_nce_in_batch_and_bank": "info_nce(z_a, z_b, bank, 0.2, in_batch=True, gather=g)",
+    "supcon_self_supervised": "supcon(torch.stack([z_a, z_b], 1), None, 0.2, gather=g)",
+    "supcon_labels_in_chunked": (
+        "supcon(torch.stack([z_a, z_b], 1), lab, 0.1, variant='in', gather=g, chunk_size=5)"
+    ),
+    "supcon_labels_one_anchor": (
+        "supcon(torch.stack([z_a, z_b], 1), lab, 0.1, anchor_mode='one', gather=g)"
+    ),
 }
 
 WORKER = """
 import sys, torch, torch.distributed as dist
-from contrastlab.losses import info_nce, nt_xent
+from contrastlab.losses import info_nce, nt_xent, supcon
 rank, world, init, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=world)
 cases = {cases!r}
@@ -37,6 +44,7 @@ g = torch.Generator().manual_seed(0)
 full_a, full_b = torch.randn({rows}, {d}, generator=g), torch.randn({rows}, {d}, generator=g)
 bank = torch.randn(7, {d}, generator=g)
 rows = slice(rank * {n}, (rank + 1) * {n})
+lab = (torch.arange({rows}) % 3)[rows]
 results = {{}}
 for name, expression in cases.items():
     z_a = full_a[rows].clone().requires_grad_()
@@ -82,7 +90,8 @@ def test_gathered_loss_and_gradients_equal_one_process(rank_results: Results, na
     full_a = torch.randn(WORLD * N, D, generator=g).requires_grad_()
     full_b = torch.randn(WORLD * N, D, generator=g).requires_grad_()
     bank = torch.randn(7, D, generator=g)
-    scope = {"nt_xent": nt_xent, "info_nce": info_nce, "bank": bank}
+    scope = {"nt_xent": nt_xent, "info_nce": info_nce, "supcon": supcon, "torch": torch}
+    scope.update(bank=bank, lab=torch.arange(WORLD * N) % 3)
     single = eval(CASES[name], {**scope, "z_a": full_a, "z_b": full_b, "g": False})
     single.backward()
     losses = torch.stack([results[name][0] for results in rank_results])

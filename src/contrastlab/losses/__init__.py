@@ -2,5 +2,6 @@
 
 from contrastlab.losses.info_nce import InfoNCELoss, info_nce
 from contrastlab.losses.nt_xent import NTXentLoss, nt_xent
+from contrastlab.losses.supcon import SupConLoss, supcon
 
-__all__ = ["InfoNCELoss", "NTXentLoss", "info_nce", "nt_xent"]
+__all__ = ["InfoNCELoss", "NTXentLoss", "SupConLoss", "info_nce", "nt_xent", "supcon"]
