@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from contrastlab.losses import info_nce, nt_xent, supcon
+from contrastlab.losses.generalized import generalized_contrastive
 
 WORLD, N, D = 2, 6, 5
 
@@ -25,6 +26,12 @@ CASES = {
     "nt_xent_cross_view": "nt_xent(z_a, z_b, 0.5, cross_view_only=True, gather=g)",
     "info_nce_in_batch": "info_nce(z_a, z_b, temperature=0.2, gather=g)",
     "info_nce_in_batch_and_bank": "info_nce(z_a, z_b, bank, 0.2, in_batch=True, gather=g)",
+    "generalized_logsumexp": (
+        "generalized_contrastive(z_a, z_b, weight=0.5, temperature=0.2, gather=g)"
+    ),
+    "generalized_masked": (
+        "generalized_contrastive(z_a, z_b, temperature=0.3, mask_self=True, gather=g)"
+    ),
     "supcon_self_supervised": "supcon(torch.stack([z_a, z_b], 1), None, 0.2, gather=g)",
     "supcon_labels_in_chunked": (
         "supcon(torch.stack([z_a, z_b], 1), lab, 0.1, variant='in', gather=g, chunk_size=5)"
@@ -37,6 +44,7 @@ CASES = {
 WORKER = """
 import sys, torch, torch.distributed as dist
 from contrastlab.losses import info_nce, nt_xent, supcon
+from contrastlab.losses.generalized import generalized_contrastive
 rank, world, init, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=world)
 cases = {cases!r}
@@ -91,6 +99,7 @@ def test_gathered_loss_and_gradients_equal_one_process(rank_results: Results, na
     full_b = torch.randn(WORLD * N, D, generator=g).requires_grad_()
     bank = torch.randn(7, D, generator=g)
     scope = {"nt_xent": nt_xent, "info_nce": info_nce, "supcon": supcon, "torch": torch}
+    scope["generalized_contrastive"] = generalized_contrastive
     scope.update(bank=bank, lab=torch.arange(WORLD * N) % 3)
     single = eval(CASES[name], {**scope, "z_a": full_a, "z_b": full_b, "g": False})
     single.backward()
