@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from contrastlab import __version__
 from contrastlab.errors import ContrastlabError
 
+# method names of `contrastlab train METHOD` (config.schema.METHODS, kept here so that the CLI
+# starts without importing torch; a test keeps the two equal)
+METHODS = ("simclr", "moco", "supcon", "ce", "iic")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -20,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train an encoder (SimCLR on the built-in shapes by default)"
+    )
+    train.add_argument(
+        "method",
+        nargs="?",
+        choices=METHODS,
+        help="train this method with its CPU recipe (default: simclr; --recipe picks any recipe)",
     )
     train.add_argument(
         "--recipe", help="a bundled recipe name (see `contrastlab recipes`) or a YAML file"

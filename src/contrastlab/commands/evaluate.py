@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.evaluation import evaluate_with_baseline
+from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
 from contrastlab.commands.train import overrides_from
 from contrastlab.config import apply_overrides, build_recipe
 from contrastlab.errors import CheckpointError, DataError
-from contrastlab.methods import build_method
+from contrastlab.methods import build_method, method_encoder
 from contrastlab.report import results_table
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
 from contrastlab.train.rundir import RunDir
@@ -48,14 +48,17 @@ def run_eval(args: argparse.Namespace) -> int:
         raise DataError(
             f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
         )
-    random = None if args.no_baseline else build_method(recipe).encoder.to(device)
+    random = None if args.no_baseline else build_method(recipe)
+    random_encoder = None if random is None else method_encoder(random).to(device)
     metrics: dict[str, Any] = {
         "checkpoint": str(path),
         "epochs": state["epoch"],
         "data": recipe.data.source,
         "eval_data": data.eval_note,
     }
-    metrics.update(evaluate_with_baseline(recipe, method.encoder.to(device), random, data, device))
+    encoder = method_encoder(method).to(device)
+    metrics.update(evaluate_with_baseline(recipe, encoder, random_encoder, data, device))
+    metrics.update(method_metrics(recipe, method, random, data, device))
     out = Path(args.out) if args.out else (run.path / "eval.json" if run else None)
     if out is not None:
         atomic_write_text(out, json.dumps(metrics, indent=2) + "\n")

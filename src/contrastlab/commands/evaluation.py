@@ -1,4 +1,5 @@
-"""Evaluating an encoder and its random-init twin with the same protocols."""
+"""Evaluating an encoder and its random-init twin with the same protocols, plus what a method
+evaluates of its own (IIC's cluster assignments)."""
 
 from __future__ import annotations
 
@@ -49,4 +50,29 @@ def evaluate_with_baseline(
         )
         out.update(result.as_dict(prefix))
     out["eval_seconds"] = time.perf_counter() - start
+    return out
+
+
+def method_metrics(
+    recipe: Recipe,
+    method: nn.Module,
+    random_method: nn.Module | None,
+    data: PreparedData,
+    device: torch.device,
+) -> dict[str, Any]:
+    """A method's own figures on the held-out data, for methods that have them: IIC's
+    Hungarian-matched accuracy of its cluster heads (``cluster_top1``, ...), and under the
+    ``random_`` prefix that of its random-init twin."""
+    out: dict[str, Any] = {}
+    if data.test is None:
+        return out
+    for prefix, model in (("", method), ("random_", random_method)):
+        cluster = getattr(model, "cluster_metrics", None)
+        if model is None or cluster is None:
+            continue
+        model.to(device)
+        figures = cluster(
+            data.test.images, data.test.labels, device=device, batch_size=recipe.eval.batch_size
+        )
+        out.update({prefix + key: value for key, value in figures.items()})
     return out

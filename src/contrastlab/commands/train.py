@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
-from contrastlab.commands.evaluation import evaluate_with_baseline
+from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
 from contrastlab.config import (
     DEFAULT_RECIPE,
+    METHOD_RECIPES,
     apply_overrides,
     build_recipe,
     dump_recipe,
+    find_recipe,
     load_recipe,
     parse_override,
     read_yaml,
 )
 from contrastlab.config.schema import Recipe
+from contrastlab.data import ImageTensors
 from contrastlab.errors import ConfigError
-from contrastlab.methods import build_method
+from contrastlab.methods import build_method, method_encoder
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
 from contrastlab.train.rundir import RunDir
@@ -51,19 +55,22 @@ def overrides_from(args: argparse.Namespace) -> list[tuple[str, Any]]:
 def run_train(args: argparse.Namespace) -> int:
     overrides = overrides_from(args)
     if args.resume is not None:
-        if args.out is not None or args.recipe is not None:
+        if args.out is not None or args.recipe is not None or getattr(args, "method", None):
             raise ConfigError(
-                "--resume continues a run with its own recipe and directory; drop --recipe/--out"
+                "--resume continues a run with its own recipe and directory; "
+                "drop METHOD/--recipe/--out"
             )
         run = RunDir.open(Path(args.resume))
         recipe = build_recipe(apply_overrides(read_yaml(run.config), overrides))
     else:
-        recipe = load_recipe(args.recipe or DEFAULT_RECIPE, overrides)
+        recipe = load_recipe(_recipe_name(args), overrides)
         run = RunDir.new(Path(args.out) if args.out else None, recipe.name)
     progress = recipe.train.progress
     device = resolve_device(recipe.train.device)
     data = prepare_data(recipe.data, progress=progress)
     check_batch_size(recipe.train.batch_size, data.train)
+    recipe = with_classes(recipe, data.train)
+    check_labels_for(recipe, data.train)
     method = build_method(recipe)
     trainer = Trainer(recipe, method, data.train, run.make(), device)
     if args.resume is not None and run.checkpoint.exists():
@@ -92,14 +99,55 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe_name(args: argparse.Namespace) -> str:
+    """--recipe, else the CPU recipe of the METHOD argument, else the default recipe."""
+    name = getattr(args, "method", None)
+    if args.recipe is None:
+        return METHOD_RECIPES[name] if name else DEFAULT_RECIPE
+    if name is not None:
+        recipe_method = read_yaml(find_recipe(args.recipe)).get("method", {}).get("name", "simclr")
+        if recipe_method != name:
+            raise ConfigError(
+                f"`contrastlab train {name}` was given --recipe {args.recipe}, whose method.name "
+                f"is {recipe_method!r}; drop one of them"
+            )
+    return str(args.recipe)
+
+
+def with_classes(recipe: Recipe, data: ImageTensors) -> Recipe:
+    """The recipe with a null ``method.classes`` set to the training data's class count."""
+    if recipe.method.classes is not None:
+        return recipe
+    count = max(len(data.classes), int(data.labels.max()) + 1 if len(data.labels) else 0)
+    method = dataclasses.replace(recipe.method, classes=max(count, 2))
+    return dataclasses.replace(recipe, method=method)
+
+
+def check_labels_for(recipe: Recipe, data: ImageTensors) -> None:
+    """Supervised methods (supcon, ce) need labels in [0, method.classes): check before training."""
+    name, classes = recipe.method.name, recipe.method.classes
+    if name not in ("supcon", "ce") or classes is None:
+        return
+    low, high = int(data.labels.min()), int(data.labels.max())
+    if low < 0 or high >= classes:
+        raise ConfigError(
+            f"method {name} trains on labels, but {data.name} has labels {low}..{high} and "
+            f"method.classes is {classes}; use labelled data and --set method.classes="
+            f"{max(high + 1, 2)}"
+        )
+
+
 def _evaluate(
     recipe: Recipe, method: Any, data: PreparedData, device: Any, progress: bool
 ) -> dict[str, Any]:
     if data.test is None:
         return {"n_train": len(data.train)}
     _say(progress, f"evaluating on {data.eval_note} ...")
-    random = build_method(recipe).encoder.to(device) if recipe.eval.random_baseline else None
-    return evaluate_with_baseline(recipe, method.encoder, random, data, device)
+    random = build_method(recipe) if recipe.eval.random_baseline else None
+    random_encoder = method_encoder(random).to(device) if random is not None else None
+    out = evaluate_with_baseline(recipe, method_encoder(method), random_encoder, data, device)
+    out.update(method_metrics(recipe, method, random, data, device))
+    return out
 
 
 def _print_summary(

@@ -2,6 +2,7 @@
 
 from contrastlab.config.load import (
     DEFAULT_RECIPE,
+    METHOD_RECIPES,
     apply_overrides,
     build_recipe,
     dump_recipe,
@@ -24,6 +25,7 @@ from contrastlab.config.schema import (
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "METHOD_RECIPES",
     "DataConfig",
     "EvalConfig",
     "MethodConfig",

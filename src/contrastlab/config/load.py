@@ -23,6 +23,13 @@ from contrastlab.errors import ConfigError
 
 T = TypeVar("T")
 DEFAULT_RECIPE = "simclr_resnet18w0.125_shapes_16e"
+METHOD_RECIPES = {  # `contrastlab train METHOD` -> the method's CPU recipe
+    "simclr": DEFAULT_RECIPE,
+    "moco": "moco_resnet18w0.125_shapes_16e",
+    "supcon": "supcon_resnet18w0.125_shapes_16e",
+    "ce": "ce_resnet18w0.125_shapes_16e",
+    "iic": "iic_resnet18w0.125_digits_30e",
+}
 
 
 class _RecipeLoader(yaml.SafeLoader):

@@ -72,14 +72,76 @@ class ModelConfig:
 
 
 @dataclass
-class MethodConfig:
-    """Which self-supervised method trains the encoder, and its loss settings."""
+class MocoConfig:
+    """MoCo's ``method.moco:`` settings (He et al. 2020; MoCo v2: Chen et al. 2020)."""
 
-    name: Literal["simclr"] = "simclr"
-    temperature: float = 0.5
+    queue_size: int = 4096  # K negatives; a multiple of the keys enqueued per step
+    momentum: float = 0.99  # m in theta_k <- m theta_k + (1 - m) theta_q (0.999 on ImageNet)
+    symmetric: bool = False  # loss(q1, k2) + loss(q2, k1), enqueueing both key sets
+    shuffle_bn: bool = True  # keys through BN in a shuffled order (across ranks when distributed)
+    bn_splits: int = 8  # split-BN emulation of per-GPU BN on one device; 1 = plain BN
+
+    def validate(self) -> None:
+        _check(self.queue_size >= 1, "method.moco.queue_size", "at least 1", self.queue_size)
+        _check(0.0 <= self.momentum < 1.0, "method.moco.momentum", "in [0, 1)", self.momentum)
+        _check(self.bn_splits >= 1, "method.moco.bn_splits", "at least 1", self.bn_splits)
+
+
+@dataclass
+class SupConConfig:
+    """SupCon's ``method.supcon:`` settings (Khosla et al. 2020)."""
+
+    variant: Literal["out", "in"] = "out"  # L_out (the paper's choice) or L_in
+    base_temperature: float | None = None  # 0.07 rescales the loss as SupContrast does
+
+    def validate(self) -> None:
+        bt = self.base_temperature
+        _check(bt is None or bt > 0, "method.supcon.base_temperature", "null or > 0", bt)
+
+
+@dataclass
+class IICConfig:
+    """IIC's ``method.iic:`` settings (Ji, Henriques, Vedaldi 2019); head B has method.classes."""
+
+    overclusters: int = 50  # head A's k (5-7x the classes in the paper); 0 = no over-clustering
+    subheads: int = 5  # independent linear + softmax heads per head, loss averaged over them
+    repeats: int = 3  # r transformed copies paired with each image per step
+    head_a_steps: int = 1  # alternation: this many steps on head A, then head_b_steps on head B
+    head_b_steps: int = 2
+    sobel: bool = False  # greyscale + Sobel x/y gradients as the network's input
+    lam: float = 1.0  # lambda weighting the marginal entropies
+
+    def validate(self) -> None:
+        k = self.overclusters
+        _check(k == 0 or k >= 2, "method.iic.overclusters", "0 or at least 2", k)
+        for name in ("subheads", "repeats", "head_a_steps", "head_b_steps"):
+            value = getattr(self, name)
+            _check(value >= 1, f"method.iic.{name}", "at least 1", value)
+        _check(self.lam > 0, "method.iic.lam", "> 0", self.lam)
+
+
+METHODS = ("simclr", "moco", "supcon", "ce", "iic")
+MethodName = Literal["simclr", "moco", "supcon", "ce", "iic"]
+
+
+@dataclass
+class MethodConfig:
+    """Which method trains the encoder, and its settings (each method reads its own section)."""
+
+    name: MethodName = "simclr"
+    temperature: float = 0.5  # of the contrastive loss (simclr, moco, supcon)
+    classes: int | None = None  # ce's classifier width, iic's head-B clusters; None: the data's
+    moco: MocoConfig = field(default_factory=MocoConfig)
+    supcon: SupConConfig = field(default_factory=SupConConfig)
+    iic: IICConfig = field(default_factory=IICConfig)
 
     def validate(self) -> None:
         _check(self.temperature > 0, "method.temperature", "> 0", self.temperature)
+        k = self.classes
+        _check(k is None or k >= 2, "method.classes", "null or at least 2", k)
+        self.moco.validate()
+        self.supcon.validate()
+        self.iic.validate()
 
 
 @dataclass
@@ -167,3 +229,23 @@ class Recipe:
         for part in (self.data, self.augment, self.model, self.method, self.optim, self.train):
             part.validate()
         self.eval.validate()
+        if self.method.name == "moco":
+            _check_moco_batch(self.method.moco, self.train.batch_size)
+
+
+def _check_moco_batch(moco: MocoConfig, batch_size: int) -> None:
+    """The queue takes whole batches of keys, and split-BN whole splits of the batch."""
+    per_step = batch_size * (2 if moco.symmetric else 1)
+    _check(
+        moco.queue_size % per_step == 0,
+        "method.moco.queue_size",
+        f"a multiple of the {per_step} keys enqueued per step (train.batch_size"
+        + (" x 2, symmetric)" if moco.symmetric else ")"),
+        moco.queue_size,
+    )
+    _check(
+        batch_size % moco.bn_splits == 0,
+        "method.moco.bn_splits",
+        f"a divisor of train.batch_size {batch_size}",
+        moco.bn_splits,
+    )

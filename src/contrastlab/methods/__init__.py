@@ -1,29 +1,46 @@
-"""Self-supervised methods; `build_method` makes the one a recipe names."""
+"""Self-supervised (and supervised baseline) methods, registered by name.
+
+`build_method` makes the one a recipe names (``method.name``); every method is an ``nn.Module``
+with an ``encoder`` and ``loss, metrics = method(batch, generator)`` (see `methods.base`).
+"""
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
-from contrastlab.augment import SimCLRViews
+import torch
+from torch import nn
+
 from contrastlab.config.schema import Recipe
 from contrastlab.methods.base import Batch, StepOutput, method_encoder
-from contrastlab.methods.simclr import SimCLR
-from contrastlab.models import build_encoder, projection_mlp
+from contrastlab.methods.iic import IIC, build_iic
+from contrastlab.methods.moco import MoCo, build_moco
+from contrastlab.methods.simclr import SimCLR, build_simclr
+from contrastlab.methods.supcon import CrossEntropy, SupCon, build_cross_entropy, build_supcon
 
-__all__ = ["Batch", "SimCLR", "StepOutput", "build_method", "method_encoder"]
+__all__ = [
+    "IIC",
+    "METHODS",
+    "Batch",
+    "CrossEntropy",
+    "MoCo",
+    "SimCLR",
+    "StepOutput",
+    "SupCon",
+    "build_method",
+    "method_encoder",
+]
+
+METHODS: dict[str, Callable[[Recipe], nn.Module]] = {
+    "simclr": build_simclr,
+    "moco": build_moco,
+    "supcon": build_supcon,
+    "ce": build_cross_entropy,
+    "iic": build_iic,
+}
 
 
-def build_method(recipe: Recipe, *, seed: int | None = None) -> SimCLR:
+def build_method(recipe: Recipe, *, seed: int | None = None) -> nn.Module:
     """The recipe's method, freshly initialised (from ``seed``, by default the recipe's)."""
     torch.manual_seed(recipe.train.seed if seed is None else seed)
-    encoder = build_encoder(recipe.model, recipe.data)
-    m = recipe.model
-    head = projection_mlp(
-        encoder.feature_dim,
-        hidden_dim=m.head_hidden_dim or encoder.feature_dim,
-        out_dim=m.head_out_dim,
-        layers=m.head_layers,
-        batchnorm=m.head_batchnorm,
-    )
-    views = SimCLRViews(recipe.augment, recipe.data.image_size)
-    return SimCLR(encoder, head, views, recipe.method.temperature)
+    return METHODS[recipe.method.name](recipe)

@@ -6,8 +6,10 @@ import torch
 from torch import nn
 
 from contrastlab.augment import SimCLRViews
+from contrastlab.config.schema import Recipe
 from contrastlab.losses import nt_xent
 from contrastlab.methods.base import Batch, StepOutput
+from contrastlab.methods.parts import build_encoder_and_head, build_views, pair_metrics
 from contrastlab.models.encoder import Encoder
 
 
@@ -30,13 +32,9 @@ class SimCLR(nn.Module):
         both = torch.cat([self.views(images, generator), self.views(images, generator)])
         z_a, z_b = self.head(self.encoder(both)).chunk(2)
         loss = nt_xent(z_a, z_b, self.temperature)
-        return loss, _pair_metrics(z_a.detach(), z_b.detach())
+        return loss, pair_metrics(z_a, z_b)
 
 
-def _pair_metrics(z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Monitoring: mean positive cosine; how often a view's nearest other view is its positive."""
-    u_a = nn.functional.normalize(z_a.float(), dim=1)
-    u_b = nn.functional.normalize(z_b.float(), dim=1)
-    sim = u_a @ u_b.T
-    hits = sim.argmax(dim=1) == torch.arange(len(sim), device=sim.device)
-    return {"pos_cosine": sim.diagonal().mean(), "pair_top1": hits.float().mean()}
+def build_simclr(recipe: Recipe) -> SimCLR:
+    encoder, head = build_encoder_and_head(recipe)
+    return SimCLR(encoder, head, build_views(recipe), recipe.method.temperature)

@@ -9,6 +9,7 @@ from torch import nn
 
 from contrastlab.config.schema import DataConfig, ModelConfig
 from contrastlab.models.resnet import build_resnet
+from contrastlab.models.sobel import Sobel
 
 
 class Encoder(nn.Module):
@@ -55,8 +56,13 @@ def use_channels_last(module: nn.Module) -> None:
             sub.channels_last = True
 
 
-def build_encoder(model: ModelConfig, data: DataConfig) -> Encoder:
-    backbone, feature_dim = build_resnet(
-        model.backbone, width=model.width, cifar_stem=model.cifar_stem, in_channels=data.channels
+def build_encoder(model: ModelConfig, data: DataConfig, *, sobel: bool = False) -> Encoder:
+    """The recipe's ResNet inside an `Encoder`; with ``sobel``, behind a fixed `Sobel` filter."""
+    resnet, feature_dim = build_resnet(
+        model.backbone,
+        width=model.width,
+        cifar_stem=model.cifar_stem,
+        in_channels=2 if sobel else data.channels,
     )
+    backbone: nn.Module = nn.Sequential(Sobel(), resnet) if sobel else resnet
     return Encoder(backbone, feature_dim, data.mean, data.std)

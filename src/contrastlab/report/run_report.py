@@ -24,6 +24,10 @@ def results_table(metrics: Mapping[str, Any], *, k: int, temperature: float) -> 
         ("linear probe top-1", "linear_top1", "logistic regression on frozen features"),
     ]
     lines = ["| protocol | trained | random init | notes |", "|---|---:|---:|---|"]
+    if "cluster_top1" in metrics:
+        rows.append(
+            ("cluster accuracy", "cluster_top1", "head B, lowest-loss sub-head, Hungarian-matched")
+        )
     for label, key, note in rows:
         lines.append(f"| {label} | {cell(key)} | {cell('random_' + key)} | {note} |")
     return "\n".join(lines)

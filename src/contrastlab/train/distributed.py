@@ -19,7 +19,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["gather_no_grad", "gather_with_grad", "rank_and_world"]
+__all__ = [
+    "gather_no_grad",
+    "gather_with_grad",
+    "rank_and_world",
+    "shuffle_batch",
+    "unshuffle_batch",
+]
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -68,3 +74,27 @@ def gather_no_grad(x: Tensor) -> Tensor:
     parts = [torch.empty_like(x) for _ in range(world)]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts)
+
+
+def shuffle_batch(x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """MoCo's shuffle-BN: this rank's share of a random permutation of the global batch.
+
+    In one process the batch is permuted locally (with split-BN, that moves each key into another
+    split than its query). Under ``torch.distributed`` the batches of all ranks are gathered,
+    permuted with a permutation drawn on rank 0 and broadcast, and each rank takes its slice, so
+    per-rank BatchNorm statistics of the keys come from other images than the queries' (He et al.
+    2020, section 3.3). Returns the shuffled rows and the index that `unshuffle_batch` needs.
+    """
+    rank, world = rank_and_world()
+    perm = torch.randperm(len(x) * world, generator=generator).to(x.device)
+    if world == 1:
+        return x[perm], torch.argsort(perm)
+    full = gather_no_grad(x)
+    dist.broadcast(perm, src=0)
+    mine = slice(rank * len(x), (rank + 1) * len(x))
+    return full[perm[mine]], torch.argsort(perm)[mine]
+
+
+def unshuffle_batch(y: Tensor, inverse: Tensor) -> Tensor:
+    """Undo `shuffle_batch` on per-row outputs ``y``: row i belongs to this rank's input row i."""
+    return gather_no_grad(y)[inverse]

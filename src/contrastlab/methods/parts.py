@@ -1,0 +1,60 @@
+"""The pieces every method builds from a recipe: encoder, projection head, view maker, monitors."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from contrastlab.augment import SimCLRViews
+from contrastlab.config.schema import Recipe
+from contrastlab.errors import ConfigError
+from contrastlab.models import build_encoder, projection_mlp
+from contrastlab.models.encoder import Encoder
+
+
+def build_encoder_and_head(recipe: Recipe) -> tuple[Encoder, nn.Sequential]:
+    """The recipe's encoder and its projection MLP (``model.head_*``)."""
+    encoder = build_encoder(recipe.model, recipe.data)
+    m = recipe.model
+    head = projection_mlp(
+        encoder.feature_dim,
+        hidden_dim=m.head_hidden_dim or encoder.feature_dim,
+        out_dim=m.head_out_dim,
+        layers=m.head_layers,
+        batchnorm=m.head_batchnorm,
+    )
+    return encoder, head
+
+
+def build_views(recipe: Recipe) -> SimCLRViews:
+    return SimCLRViews(recipe.augment, recipe.data.image_size)
+
+
+def pair_metrics(z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Monitoring: mean positive cosine; how often a view's nearest other view is its positive."""
+    u_a = nn.functional.normalize(z_a.detach().float(), dim=1)
+    u_b = nn.functional.normalize(z_b.detach().float(), dim=1)
+    sim = u_a @ u_b.T
+    hits = sim.argmax(dim=1) == torch.arange(len(sim), device=sim.device)
+    return {"pos_cosine": sim.diagonal().mean(), "pair_top1": hits.float().mean()}
+
+
+def method_classes(recipe: Recipe) -> int:
+    """``method.classes``, which `contrastlab train` fills in from the data when it is null."""
+    classes = recipe.method.classes
+    if classes is None:
+        raise ConfigError(
+            f"method {recipe.method.name} needs method.classes (the number of classes or "
+            "clusters); `contrastlab train` sets it from the training data, the Python API must"
+        )
+    return classes
+
+
+def require_labels(labels: torch.Tensor, classes: int, method: str) -> None:
+    """Supervised methods need every label in [0, classes)."""
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        raise ConfigError(
+            f"method {method} needs labels in [0, method.classes={classes}), got labels "
+            f"{low}..{high}; train on labelled data and set method.classes to its class count"
+        )

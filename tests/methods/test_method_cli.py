@@ -1,0 +1,97 @@
+"""Every method trains from `contrastlab train METHOD`, resumes exactly, and reports the same
+metrics.json keys as SimCLR (IIC adds its cluster accuracy)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from contrastlab.cli import METHODS, main
+from contrastlab.config import METHOD_RECIPES
+from contrastlab.config.schema import METHODS as SCHEMA_METHODS
+from contrastlab.train.checkpoint import load_checkpoint
+
+COMMON_KEYS = {
+    "epochs",
+    "train_seconds",
+    "final_loss",
+    "knn_top1",
+    "linear_top1",
+    "random_knn_top1",
+    "random_linear_top1",
+    "n_train",
+    "n_test",
+}
+EXTRA = {
+    "moco": ["--set", "method.moco.queue_size=128", "--set", "method.moco.bn_splits=4"],
+    "supcon": [],
+    "ce": [],
+    "iic": ["--set", "method.iic.overclusters=12", "--set", "method.iic.repeats=2"],
+}
+
+
+def method_args(method: str, tiny_args: list[str], tiny_model_args: list[str]) -> list[str]:
+    if method == "iic":  # the IIC recipe trains on digits (one channel)
+        return [method, *tiny_model_args, "--set", "data.limit=256", *EXTRA[method]]
+    return [method, *tiny_args, *EXTRA[method]]
+
+
+def test_cli_names_every_method() -> None:
+    assert set(METHODS) == set(SCHEMA_METHODS) == set(METHOD_RECIPES)
+
+
+@pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic"])
+def test_method_trains_and_resumes_exactly(
+    tmp_path: Path, tiny_args: list[str], tiny_model_args: list[str], method: str
+) -> None:
+    args = method_args(method, tiny_args, tiny_model_args)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(["train", *args, "--out", str(straight), "--epochs", "2"]) == 0
+    assert main(["train", *args, "--out", str(resumed), "--epochs", "2", "--stop-after", "1"]) == 0
+    assert main(["train", "--resume", str(resumed)]) == 0
+    a = load_checkpoint(straight / "checkpoints" / "last.pt")
+    b = load_checkpoint(resumed / "checkpoints" / "last.pt")
+    assert a["method"] == b["method"] == method and a["step"] == b["step"] > 0
+    assert a["model"].keys() == b["model"].keys()
+    for key in a["model"]:  # parameters and buffers: MoCo's queue, IIC's step and sub-head losses
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    ma = json.loads((straight / "metrics.json").read_text())
+    mb = json.loads((resumed / "metrics.json").read_text())
+    expected = set(COMMON_KEYS)
+    if method == "iic":
+        expected |= {"cluster_top1", "cluster_top1_mean", "cluster_top1_std", "random_cluster_top1"}
+    assert expected <= set(ma) and set(ma) == set(mb)
+    for key in ("knn_top1", "linear_top1", "final_loss"):
+        assert ma[key] == mb[key], key
+    if method == "iic":
+        assert ma["cluster_top1"] == mb["cluster_top1"] and 0.0 <= ma["cluster_top1"] <= 1.0
+    if method == "moco":
+        assert int(a["model"]["queue_ptr"]) == (a["step"] * 2 * 32) % 128  # symmetric recipe
+
+
+def test_method_and_recipe_must_agree(
+    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "moco", "--recipe", "supcon_resnet18w0.125_shapes_16e", *tiny_args])
+    assert code == 2
+    assert "method.name is 'supcon'" in capsys.readouterr().err
+
+
+def test_supervised_method_needs_labels_in_range(
+    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "ce", *tiny_args, "--set", "method.classes=3", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "method.classes is 3" in err and "--set method.classes=6" in err
+
+
+def test_classes_default_to_the_data(tmp_path: Path, tiny_args: list[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "ce", *tiny_args, "--epochs", "1", "--out", str(out)]) == 0
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert state["recipe"]["method"]["classes"] == 6  # the six shapes
+    assert state["model"]["classifier.weight"].shape[0] == 6
