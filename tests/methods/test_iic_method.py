@@ -13,7 +13,7 @@ from contrastlab.methods import IIC, build_method
 
 from .conftest import image_batch, tiny_recipe
 
-RECIPE = "iic_resnet18w0.125_digits_30e"
+RECIPE = "iic_resnet18w0.125_digits_200e"
 
 
 def iic(**overrides: object) -> IIC:

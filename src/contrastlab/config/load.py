@@ -28,7 +28,7 @@ METHOD_RECIPES = {  # `contrastlab train METHOD` -> the method's CPU recipe
     "moco": "moco_resnet18w0.125_shapes_16e",
     "supcon": "supcon_resnet18w0.125_shapes_16e",
     "ce": "ce_resnet18w0.125_shapes_16e",
-    "iic": "iic_resnet18w0.125_digits_30e",
+    "iic": "iic_resnet18w0.125_digits_200e",
 }
 
 
