@@ -68,6 +68,11 @@ def test_method_trains_and_resumes_exactly(
         assert ma[key] == mb[key], key
     if method == "iic":
         assert ma["cluster_top1"] == mb["cluster_top1"] and 0.0 <= ma["cluster_top1"] <= 1.0
+        # `contrastlab eval` of the run gives the same clustering figures as training did.
+        assert main(["eval", str(straight), "--no-baseline"]) == 0
+        again = json.loads((straight / "eval.json").read_text())
+        for key in ("cluster_top1", "cluster_top1_mean", "cluster_subhead"):
+            assert again[key] == ma[key], key
     if method == "moco":
         assert int(a["model"]["queue_ptr"]) == (a["step"] * 2 * 32) % 128  # symmetric recipe
 
