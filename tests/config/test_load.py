@@ -16,6 +16,7 @@ from contrastlab.config import (
     load_recipe,
     parse_override,
 )
+from contrastlab.config.schema import METHODS
 from contrastlab.errors import ConfigError
 
 
@@ -32,7 +33,8 @@ def test_every_bundled_recipe_loads_and_round_trips() -> None:
 def test_recipe_names_follow_the_convention() -> None:
     for path in list_recipes():
         method, backbone, dataset, schedule = path.stem.split("_")
-        assert method == "simclr" and backbone.startswith("resnet") and schedule.endswith("e")
+        assert method in METHODS and backbone.startswith("resnet") and schedule.endswith("e")
+        assert load_recipe(str(path)).method.name == method
         assert dataset
 
 
