@@ -26,6 +26,7 @@ from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
 from contrastlab.errors import ConfigError
 from contrastlab.methods import build_method, method_encoder
+from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
 from contrastlab.train.rundir import RunDir
@@ -128,13 +129,7 @@ def check_labels_for(recipe: Recipe, data: ImageTensors) -> None:
     name, classes = recipe.method.name, recipe.method.classes
     if name not in ("supcon", "ce") or classes is None:
         return
-    low, high = int(data.labels.min()), int(data.labels.max())
-    if low < 0 or high >= classes:
-        raise ConfigError(
-            f"method {name} trains on labels, but {data.name} has labels {low}..{high} and "
-            f"method.classes is {classes}; use labelled data and --set method.classes="
-            f"{max(high + 1, 2)}"
-        )
+    require_labels(data.labels, classes, name, source=data.name)
 
 
 def _evaluate(

@@ -50,11 +50,14 @@ def method_classes(recipe: Recipe) -> int:
     return classes
 
 
-def require_labels(labels: torch.Tensor, classes: int, method: str) -> None:
-    """Supervised methods need every label in [0, classes)."""
+def require_labels(
+    labels: torch.Tensor, classes: int, method: str, source: str = "the batch"
+) -> None:
+    """Supervised methods need every label in [0, classes); ``source`` names where they are from."""
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= classes:
         raise ConfigError(
-            f"method {method} needs labels in [0, method.classes={classes}), got labels "
-            f"{low}..{high}; train on labelled data and set method.classes to its class count"
+            f"method {method} trains on labels, but {source} has labels {low}..{high} and "
+            f"method.classes is {classes}; use labelled data and --set method.classes="
+            f"{max(high + 1, 2)}"
         )
