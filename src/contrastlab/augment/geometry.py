@@ -1,4 +1,5 @@
-"""Random resized crop and horizontal flip, batched: sampling the boxes and one resampling pass.
+"""Random resized crop, horizontal flip and quarter turns, batched: sampling the boxes and
+one resampling pass (the turns by `torch.rot90`).
 
 Sampling follows torchvision's ``RandomResizedCrop.get_params`` rule (as used by SimCLR, Chen et
 al., ICML 2020): up to 10 tries of an area fraction ~ U(scale) and a log-uniform aspect ratio, the
@@ -132,3 +133,19 @@ def resized_crop(
         torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), dim=-1
     )  # (B, out, out, 2): x varies along the last image axis, y along the rows
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tensor:
+    """Turn each square image of (B, C, S, S) by ``quarters[b]`` (0..3) quarter turns, as
+    ``torch.rot90(image, k, dims=(-2, -1))``; rows with 0 are returned untouched."""
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"rotation needs square images, got {tuple(images.shape[-2:])}")
+    quarters = quarters.to(images.device)
+    if not bool((quarters != 0).any()):
+        return images
+    out = images.clone()
+    for k in (1, 2, 3):
+        rows = (quarters == k).nonzero().flatten()
+        if len(rows):
+            out[rows] = torch.rot90(images[rows], k, dims=(-2, -1))
+    return out

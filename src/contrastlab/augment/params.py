@@ -27,6 +27,7 @@ _LAYOUT: tuple[tuple[str, tuple[int, ...], torch.dtype], ...] = (
     ("gray", (), torch.bool),
     ("blur", (), torch.bool),
     ("sigma", (), torch.float32),
+    ("rotation", (), torch.int64),
 )
 
 
@@ -46,6 +47,8 @@ class ViewParams:
         gray: (B,) bool: convert to greyscale (after jitter).
         blur: (B,) bool: Gaussian blur (last).
         sigma: (B,) float32: the blur's standard deviation in output pixels.
+        rotation: (B,) int64 in 0..3: quarter turns of the view, as ``torch.rot90(view, k,
+            dims=(-2, -1))`` (after the crop and flip; None means 0 for every row).
     """
 
     crop: torch.Tensor
@@ -56,9 +59,12 @@ class ViewParams:
     gray: torch.Tensor
     blur: torch.Tensor
     sigma: torch.Tensor
+    rotation: torch.Tensor = None  # type: ignore[assignment]  # None: no rotation (zeros)
 
     def __post_init__(self) -> None:
         n = len(self.crop)
+        if self.rotation is None:
+            self.rotation = torch.zeros(n, dtype=torch.int64)
         for name, tail, dtype in _LAYOUT:
             value = getattr(self, name)
             if not isinstance(value, torch.Tensor):
@@ -106,4 +112,5 @@ class ViewParams:
             gray=torch.zeros(n, dtype=torch.bool),
             blur=torch.zeros(n, dtype=torch.bool),
             sigma=torch.ones(n),
+            rotation=torch.zeros(n, dtype=torch.int64),
         )

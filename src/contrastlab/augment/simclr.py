@@ -2,8 +2,9 @@
 Representations", ICML 2020, appendix A), batched and with explicit parameters.
 
 Per image, in this order: random resized crop (bilinear) to ``image_size``, horizontal flip,
-colour jitter applied with some probability (its four ops in a random order per image), random
-greyscale, optional Gaussian blur. The output is float32 in [0, 1] on the input's device, not
+optional 4-way rotation (not SimCLR's: for MoCo-with-rotation and LOOC), colour jitter applied
+with some probability (its four ops in a random order per image), random greyscale, optional
+Gaussian blur. The output is float32 in [0, 1] on the input's device, not
 normalised (the encoder normalises).
 
 Randomness comes only from the ``torch.Generator`` passed in (the trainer owns it), never from the
@@ -20,7 +21,7 @@ import torch
 
 from contrastlab.augment.blur import blur_, blur_kernel_size
 from contrastlab.augment.color import grayscale_, jitter_
-from contrastlab.augment.geometry import resized_crop, sample_crop_boxes
+from contrastlab.augment.geometry import resized_crop, rotate_quarters, sample_crop_boxes
 from contrastlab.augment.params import ViewParams
 from contrastlab.errors import ConfigError
 
@@ -42,6 +43,8 @@ class SimCLRAugment:
         gray_p: probability of converting an image to greyscale (after jitter).
         blur_p: probability of a Gaussian blur (0 on CIFAR-10, 0.5 on ImageNet in SimCLR).
         blur_sigma: range of the blur's standard deviation, in output pixels.
+        rotation_p: probability of turning a view by 90, 180 or 270 degrees (equally likely);
+            0.75 makes the four orientations equally likely (LOOC's rotation augmentation).
     """
 
     crop_scale: tuple[float, float] = (0.08, 1.0)
@@ -52,12 +55,13 @@ class SimCLRAugment:
     gray_p: float = 0.2
     blur_p: float = 0.0
     blur_sigma: tuple[float, float] = (0.1, 2.0)
+    rotation_p: float = 0.0
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the first field that is out of range."""
         _check_range(self.crop_scale, "crop_scale", 0.0, 1.0, "0 < low <= high <= 1")
         _check_range(self.crop_ratio, "crop_ratio", 0.0, math.inf, "0 < low <= high")
-        for name in ("flip_p", "jitter_p", "gray_p", "blur_p"):
+        for name in ("flip_p", "jitter_p", "gray_p", "blur_p", "rotation_p"):
             value = getattr(self, name)
             _check(_is_number(value) and 0.0 <= value <= 1.0, name, "in [0, 1]", value)
         s = self.jitter_strength
@@ -119,7 +123,9 @@ class SimCLRViews:
         """Draw the parameters of ``batch_size`` views of images of ``source_size`` = (H, W).
 
         All draws come from ``generator`` (a CPU generator), always in the same number whatever
-        the settings, so the generator's state after a step depends only on the batch size.
+        the settings, so the generator's state after a step depends only on the batch size;
+        rotations are drawn last and only when ``rotation_p`` > 0, so recipes without rotation
+        see the same stream as before rotation existed.
         """
         cfg, n = self.config, batch_size
         source = (int(source_size[0]), int(source_size[1]))
@@ -137,7 +143,12 @@ class SimCLRViews:
         blur = torch.rand(n, generator=generator) < cfg.blur_p
         s_low, s_high = cfg.blur_sigma
         sigma = s_low + (s_high - s_low) * torch.rand(n, generator=generator)
-        return ViewParams(crop, flip, jitter, factors, order, gray, blur, sigma)
+        rotation = torch.zeros(n, dtype=torch.int64)
+        if cfg.rotation_p > 0:
+            turn = torch.rand(n, generator=generator) < cfg.rotation_p
+            quarter = torch.randint(1, 4, (n,), generator=generator)
+            rotation = torch.where(turn, quarter, rotation)
+        return ViewParams(crop, flip, jitter, factors, order, gray, blur, sigma, rotation)
 
     def apply(self, images: torch.Tensor, params: ViewParams) -> torch.Tensor:
         """Apply ``params`` to ``images``: (B, C, H, W) uint8 or float in [0, 1], C = 1 or 3.
@@ -161,6 +172,7 @@ class SimCLRViews:
         else:
             raise TypeError(f"images must be uint8 or floating point, got {images.dtype}")
         views.clamp_(0.0, 1.0)
+        views = rotate_quarters(views, params.rotation)
         jitter_(views, params.jitter, params.factors, params.order)
         grayscale_(views, params.gray)
         blur_(views, params.blur, params.sigma, self.blur_kernel_size)

@@ -120,8 +120,55 @@ class IICConfig:
         _check(self.lam > 0, "method.iic.lam", "> 0", self.lam)
 
 
-METHODS = ("simclr", "moco", "supcon", "ce", "iic")
-MethodName = Literal["simclr", "moco", "supcon", "ce", "iic"]
+@dataclass
+class ClaeConfig:
+    """CLAE's ``method.clae:`` settings (Ho & Vasconcelos 2020): adversarial views by FGSM."""
+
+    base: Literal["simclr", "moco"] = "simclr"  # the method CLAE wraps (moco: our extension)
+    eps: float = 0.03  # FGSM step in normalised input units (x the channel std in pixel units)
+    alpha: float = 1.0  # weight of the adversarial term
+    bn_momentum: float = 0.01  # of the auxiliary batch norms (AdvProp)
+
+    def validate(self) -> None:
+        _check(self.base in ("simclr", "moco"), "method.clae.base", "simclr or moco", self.base)
+        _check(self.eps >= 0, "method.clae.eps", ">= 0", self.eps)
+        _check(self.alpha >= 0, "method.clae.alpha", ">= 0", self.alpha)
+        m = self.bn_momentum
+        _check(0.0 < m <= 1.0, "method.clae.bn_momentum", "in (0, 1]", m)
+
+
+LOOC_AUGMENTATIONS = ("color", "rotation", "blur", "flip")
+
+
+@dataclass
+class LoocConfig:
+    """LOOC's ``method.looc:`` settings (Xiao et al. 2021); queue and momentum: method.moco."""
+
+    augmentations: tuple[str, ...] = ("color", "rotation")  # the atomic augmentations, in order
+
+    def validate(self) -> None:
+        augs = tuple(self.augmentations)
+        ok = (
+            len(augs) >= 1
+            and all(a in LOOC_AUGMENTATIONS for a in augs)
+            and len(set(augs)) == len(augs)
+        )
+        valid = ", ".join(LOOC_AUGMENTATIONS)
+        _check(ok, "method.looc.augmentations", f"distinct names among {valid}", augs)
+
+
+@dataclass
+class TemporalConfig:
+    """Frame Temporal Invariance (Purushwalkam & Gupta 2020): MoCo v2 on frame pairs."""
+
+    max_gap: int = 4  # the two frames of a positive pair are at most this many frames apart
+
+    def validate(self) -> None:
+        _check(self.max_gap >= 1, "method.temporal.max_gap", "at least 1", self.max_gap)
+
+
+METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae")
+MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae"]
 
 
 @dataclass
@@ -129,11 +176,14 @@ class MethodConfig:
     """Which method trains the encoder, and its settings (each method reads its own section)."""
 
     name: MethodName = "simclr"
-    temperature: float = 0.5  # of the contrastive loss (simclr, moco, supcon)
+    temperature: float = 0.5  # of the contrastive loss (all but ce and iic)
     classes: int | None = None  # ce's classifier width, iic's head-B clusters; None: the data's
     moco: MocoConfig = field(default_factory=MocoConfig)
     supcon: SupConConfig = field(default_factory=SupConConfig)
     iic: IICConfig = field(default_factory=IICConfig)
+    clae: ClaeConfig = field(default_factory=ClaeConfig)
+    looc: LoocConfig = field(default_factory=LoocConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
     def validate(self) -> None:
         _check(self.temperature > 0, "method.temperature", "> 0", self.temperature)
@@ -142,6 +192,9 @@ class MethodConfig:
         self.moco.validate()
         self.supcon.validate()
         self.iic.validate()
+        self.clae.validate()
+        self.looc.validate()
+        self.temporal.validate()
 
 
 @dataclass
@@ -203,6 +256,8 @@ class EvalConfig:
     knn_temperature: float = 0.1
     random_baseline: bool = True
     batch_size: int = 512
+    representation: str = "backbone"  # which features: backbone, or a method's own (looc++)
+    rotation_probe: bool = False  # also score a 4-way rotation probe on every representation
 
     def validate(self) -> None:
         _check(self.knn_k >= 1, "eval.knn_k", "at least 1", self.knn_k)
@@ -229,8 +284,13 @@ class Recipe:
         for part in (self.data, self.augment, self.model, self.method, self.optim, self.train):
             part.validate()
         self.eval.validate()
-        if self.method.name == "moco":
-            _check_moco_batch(self.method.moco, self.train.batch_size)
+        method = self.method
+        if method.name == "looc":
+            _check(not method.moco.symmetric, "method.moco.symmetric", "false for looc", True)
+        if method.name in ("moco", "looc", "temporal") or (
+            method.name == "clae" and method.clae.base == "moco"
+        ):
+            _check_moco_batch(method.moco, self.train.batch_size)
 
 
 def _check_moco_batch(moco: MocoConfig, batch_size: int) -> None:

@@ -13,6 +13,7 @@ from torch import nn
 
 from contrastlab.config.schema import Recipe
 from contrastlab.methods.base import Batch, StepOutput, method_encoder
+from contrastlab.methods.clae import AdversarialViews, build_clae
 from contrastlab.methods.iic import IIC, build_iic
 from contrastlab.methods.moco import MoCo, build_moco
 from contrastlab.methods.simclr import SimCLR, build_simclr
@@ -21,6 +22,7 @@ from contrastlab.methods.supcon import CrossEntropy, SupCon, build_cross_entropy
 __all__ = [
     "IIC",
     "METHODS",
+    "AdversarialViews",
     "Batch",
     "CrossEntropy",
     "MoCo",
@@ -37,6 +39,7 @@ METHODS: dict[str, Callable[[Recipe], nn.Module]] = {
     "supcon": build_supcon,
     "ce": build_cross_entropy,
     "iic": build_iic,
+    "clae": build_clae,
 }
 
 

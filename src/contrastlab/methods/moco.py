@@ -12,6 +12,7 @@ adds InfoNCE(q2, k1) and enqueues both key sets.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -26,12 +27,17 @@ from contrastlab.models.encoder import Encoder
 from contrastlab.models.split_bn import convert_split_bn
 from contrastlab.train.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
 
+if TYPE_CHECKING:
+    from contrastlab.methods.clae import AdversarialViews
+
 
 class MoCo(nn.Module):
     """Query encoder + head (trained), key encoder + head (momentum copies), queue (K, D).
 
     ``queue`` and ``queue_ptr`` are buffers, so checkpoints carry them and a resumed run continues
     with the same negatives. The queue starts as random unit vectors (MoCo's initialisation).
+    With an ``adversary`` (CLAE, our extension to MoCo; see `methods.clae`) the loss adds
+    alpha * InfoNCE(q_adv, k+, queue) for an FGSM copy of the first query view.
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class MoCo(nn.Module):
         queue = F.normalize(torch.randn(config.queue_size, out_dim), dim=1)
         self.register_buffer("queue", queue)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self.adversary: AdversarialViews | None = None
 
     def query_parameters(self) -> list[Tensor]:
         return [*self.encoder.parameters(), *self.head.parameters()]
@@ -114,8 +121,22 @@ class MoCo(nn.Module):
         positive = (q * k).sum(1)
         hardest = (q @ queue.T).amax(1)
         metrics = {"pos_cosine": positive.mean(), "pos_top1": (positive > hardest).float().mean()}
+        if self.adversary is not None:
+            adversarial = self._adversarial_loss(self.adversary, v1, k)
+            loss = loss + self.adversary.alpha * adversarial
+            metrics["adv_loss"] = adversarial.detach()
         self.enqueue(torch.cat([gather_no_grad(part) for part in keys]))
         return loss, metrics
+
+    def _adversarial_loss(self, adv: AdversarialViews, v1: Tensor, k: Tensor) -> Tensor:
+        """InfoNCE(q_adv, k+, queue), q_adv of an FGSM copy of v1 through the auxiliary BN."""
+        queue = self.get_buffer("queue").clone()
+
+        def loss_of(x: Tensor) -> Tensor:
+            q = F.normalize(adv.embed(self.encoder, self.head, x), dim=1)
+            return info_nce(q, k, queue, self.temperature)
+
+        return loss_of(adv.perturb(v1, loss_of, self.encoder.get_buffer("std")))
 
 
 def build_moco(recipe: Recipe) -> MoCo:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -12,12 +14,16 @@ from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views, pair_metrics
 from contrastlab.models.encoder import Encoder
 
+if TYPE_CHECKING:
+    from contrastlab.methods.clae import AdversarialViews
+
 
 class SimCLR(nn.Module):
     """loss = NT-Xent(g(f(v1)), g(f(v2))) for two views v1, v2 of each image in the batch.
 
     Both views go through the encoder in one forward pass, so BatchNorm statistics are computed over
-    the 2N views together, as in SimCLR's own code.
+    the 2N views together, as in SimCLR's own code. With an ``adversary`` (CLAE, see
+    `methods.clae`) the loss adds alpha * NT-Xent(z_1, z_adv) for an FGSM copy of view 1.
     """
 
     def __init__(self, encoder: Encoder, head: nn.Module, views: SimCLRViews, temperature: float):
@@ -26,13 +32,31 @@ class SimCLR(nn.Module):
         self.head = head
         self.views = views
         self.temperature = temperature
+        self.adversary: AdversarialViews | None = None
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
         images = batch["image"]
-        both = torch.cat([self.views(images, generator), self.views(images, generator)])
-        z_a, z_b = self.head(self.encoder(both)).chunk(2)
+        v1, v2 = self.views(images, generator), self.views(images, generator)
+        z_a, z_b = self.head(self.encoder(torch.cat([v1, v2]))).chunk(2)
         loss = nt_xent(z_a, z_b, self.temperature)
-        return loss, pair_metrics(z_a, z_b)
+        metrics = pair_metrics(z_a, z_b)
+        if self.adversary is not None:
+            adversarial = self._adversarial_loss(self.adversary, v1, z_a)
+            loss = loss + self.adversary.alpha * adversarial
+            metrics["adv_loss"] = adversarial.detach()
+        return loss, metrics
+
+    def _adversarial_loss(
+        self, adv: AdversarialViews, v1: torch.Tensor, z_a: torch.Tensor
+    ) -> torch.Tensor:
+        """NT-Xent(z_1, z_adv), z_adv of an FGSM copy of v1 through the auxiliary BN (CLAE)."""
+
+        def attack_loss(x: torch.Tensor) -> torch.Tensor:
+            z_clean, z_x = adv.embed(self.encoder, self.head, torch.cat([v1, x])).chunk(2)
+            return nt_xent(z_clean, z_x, self.temperature)
+
+        x_adv = adv.perturb(v1, attack_loss, self.encoder.get_buffer("std"))
+        return nt_xent(z_a, adv.embed(self.encoder, self.head, x_adv), self.temperature)
 
 
 def build_simclr(recipe: Recipe) -> SimCLR:
