@@ -11,7 +11,7 @@ from contrastlab.errors import ContrastlabError
 
 # method names of `contrastlab train METHOD` (config.schema.METHODS, kept here so that the CLI
 # starts without importing torch; a test keeps the two equal)
-METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae")
+METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--no-baseline", action="store_true", help="skip the random-init baseline"
+    )
+    evaluate.add_argument(
+        "--representation",
+        metavar="NAME",
+        help="which features to evaluate: backbone (default) or a method's own, e.g. looc++",
     )
     evaluate.set_defaults(func=_eval)
 

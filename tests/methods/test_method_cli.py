@@ -30,11 +30,14 @@ EXTRA = {
     "supcon": [],
     "ce": [],
     "iic": ["--set", "method.iic.overclusters=12", "--set", "method.iic.repeats=2"],
+    "clae": [],
+    "looc": ["--set", "method.moco.queue_size=64"],
 }
+DIGITS = ("iic", "looc")  # recipes on the built-in digits (one channel)
 
 
 def method_args(method: str, tiny_args: list[str], tiny_model_args: list[str]) -> list[str]:
-    if method == "iic":  # the IIC recipe trains on digits (one channel)
+    if method in DIGITS:
         return [method, *tiny_model_args, "--set", "data.limit=256", *EXTRA[method]]
     return [method, *tiny_args, *EXTRA[method]]
 
@@ -43,7 +46,7 @@ def test_cli_names_every_method() -> None:
     assert set(METHODS) == set(SCHEMA_METHODS) == set(METHOD_RECIPES)
 
 
-@pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic"])
+@pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic", "clae", "looc"])
 def test_method_trains_and_resumes_exactly(
     tmp_path: Path, tiny_args: list[str], tiny_model_args: list[str], method: str
 ) -> None:
@@ -75,6 +78,16 @@ def test_method_trains_and_resumes_exactly(
             assert again[key] == ma[key], key
     if method == "moco":
         assert int(a["model"]["queue_ptr"]) == (a["step"] * 2 * 32) % 128  # symmetric recipe
+    if method == "clae":
+        assert any(key.startswith("adversary.aux.") for key in a["model"])
+    if method == "looc":  # the rotation probe on every representation, random init included
+        names = ("", "_looc++", "_z_all", "_z_color", "_z_rotation")
+        assert {f"{p}rotation_top1{n}" for p in ("", "random_") for n in names} <= set(ma)
+        assert all(ma[f"rotation_top1{n}"] == mb[f"rotation_top1{n}"] for n in names)
+        assert main(["eval", str(straight), "--no-baseline", "--representation", "looc++"]) == 0
+        again = json.loads((straight / "eval.json").read_text())
+        assert again["representation"] == "looc++"
+        assert again["feature_dim"] == 3 * ma["feature_dim"]  # each head's hidden layer
 
 
 def test_method_and_recipe_must_agree(

@@ -12,7 +12,7 @@ from contrastlab.commands.evaluation import evaluate_with_baseline, method_metri
 from contrastlab.commands.train import overrides_from
 from contrastlab.config import apply_overrides, build_recipe
 from contrastlab.errors import CheckpointError, DataError
-from contrastlab.methods import build_method, method_encoder
+from contrastlab.methods import build_method, method_representation
 from contrastlab.report import results_table
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
 from contrastlab.train.rundir import RunDir
@@ -37,6 +37,8 @@ def run_eval(args: argparse.Namespace) -> int:
     recipe = build_recipe(apply_overrides(state["recipe"], overrides_from(args)))
     device = resolve_device(recipe.train.device)
     method = build_method(recipe)
+    name = recipe.eval.representation
+    method_representation(method, name)  # a bad name fails before any data is read
     try:
         method.load_state_dict(state["model"])
     except RuntimeError as exc:
@@ -49,14 +51,15 @@ def run_eval(args: argparse.Namespace) -> int:
             f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
         )
     random = None if args.no_baseline else build_method(recipe)
-    random_encoder = None if random is None else method_encoder(random).to(device)
+    random_encoder = None if random is None else method_representation(random, name).to(device)
     metrics: dict[str, Any] = {
         "checkpoint": str(path),
         "epochs": state["epoch"],
         "data": recipe.data.source,
         "eval_data": data.eval_note,
+        "representation": name,
     }
-    encoder = method_encoder(method).to(device)
+    encoder = method_representation(method, name).to(device)
     metrics.update(evaluate_with_baseline(recipe, encoder, random_encoder, data, device))
     metrics.update(method_metrics(recipe, method, random, data, device))
     out = Path(args.out) if args.out else (run.path / "eval.json" if run else None)

@@ -25,7 +25,7 @@ from contrastlab.config import (
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
 from contrastlab.errors import ConfigError
-from contrastlab.methods import build_method, method_encoder
+from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
@@ -39,6 +39,7 @@ SHORT_FLAGS = {  # CLI flag -> recipe key
     "batch_size": "train.batch_size",
     "seed": "train.seed",
     "device": "train.device",
+    "representation": "eval.representation",
 }
 
 
@@ -73,6 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
     recipe = with_classes(recipe, data.train)
     check_labels_for(recipe, data.train)
     method = build_method(recipe)
+    method_representation(method, recipe.eval.representation)  # a bad name fails before training
     trainer = Trainer(recipe, method, data.train, run.make(), device)
     if args.resume is not None and run.checkpoint.exists():
         trainer.load_state_dict(load_checkpoint(run.checkpoint))
@@ -138,9 +140,12 @@ def _evaluate(
     if data.test is None:
         return {"n_train": len(data.train)}
     _say(progress, f"evaluating on {data.eval_note} ...")
+    name = recipe.eval.representation
     random = build_method(recipe) if recipe.eval.random_baseline else None
-    random_encoder = method_encoder(random).to(device) if random is not None else None
-    out = evaluate_with_baseline(recipe, method_encoder(method), random_encoder, data, device)
+    random_encoder = None if random is None else method_representation(random, name).to(device)
+    encoder = method_representation(method, name)
+    out: dict[str, Any] = {"representation": name}
+    out.update(evaluate_with_baseline(recipe, encoder, random_encoder, data, device))
     out.update(method_metrics(recipe, method, random, data, device))
     return out
 

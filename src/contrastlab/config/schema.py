@@ -167,8 +167,8 @@ class TemporalConfig:
         _check(self.max_gap >= 1, "method.temporal.max_gap", "at least 1", self.max_gap)
 
 
-METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae")
-MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae"]
+METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc")
+MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae", "looc"]
 
 
 @dataclass
@@ -287,10 +287,34 @@ class Recipe:
         method = self.method
         if method.name == "looc":
             _check(not method.moco.symmetric, "method.moco.symmetric", "false for looc", True)
+            _check_looc_augmentations(method.looc, self.augment)
         if method.name in ("moco", "looc", "temporal") or (
             method.name == "clae" and method.clae.base == "moco"
         ):
             _check_moco_batch(method.moco, self.train.batch_size)
+
+
+_LOOC_PROBABILITY = {
+    "color": "jitter_p",
+    "rotation": "rotation_p",
+    "blur": "blur_p",
+    "flip": "flip_p",
+}
+
+
+def _check_looc_augmentations(looc: LoocConfig, augment: SimCLRAugment) -> None:
+    """Each of LOOC's atomic augmentations must actually happen, or its space learns nothing."""
+    for name in looc.augmentations:
+        key = _LOOC_PROBABILITY[name]
+        value = getattr(augment, key)
+        if name == "color":
+            value = max(value, augment.gray_p)
+        _check(
+            value > 0,
+            f"augment.{key}",
+            f"> 0 when method.looc.augmentations includes {name}",
+            getattr(augment, key),
+        )
 
 
 def _check_moco_batch(moco: MocoConfig, batch_size: int) -> None:

@@ -3,6 +3,7 @@
 from contrastlab.losses.generalized import GeneralizedContrastiveLoss, generalized_contrastive
 from contrastlab.losses.iic import IICLoss, iic_loss
 from contrastlab.losses.info_nce import InfoNCELoss, info_nce
+from contrastlab.losses.looc import looc_nce
 from contrastlab.losses.nt_xent import NTXentLoss, nt_xent
 from contrastlab.losses.supcon import SupConLoss, supcon
 
@@ -15,6 +16,7 @@ __all__ = [
     "generalized_contrastive",
     "iic_loss",
     "info_nce",
+    "looc_nce",
     "nt_xent",
     "supcon",
 ]

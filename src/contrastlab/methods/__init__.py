@@ -12,15 +12,23 @@ import torch
 from torch import nn
 
 from contrastlab.config.schema import Recipe
-from contrastlab.methods.base import Batch, StepOutput, method_encoder
+from contrastlab.methods.base import (
+    Batch,
+    StepOutput,
+    method_encoder,
+    method_representation,
+    method_representations,
+)
 from contrastlab.methods.clae import AdversarialViews, build_clae
 from contrastlab.methods.iic import IIC, build_iic
+from contrastlab.methods.looc import LOOC, build_looc
 from contrastlab.methods.moco import MoCo, build_moco
 from contrastlab.methods.simclr import SimCLR, build_simclr
 from contrastlab.methods.supcon import CrossEntropy, SupCon, build_cross_entropy, build_supcon
 
 __all__ = [
     "IIC",
+    "LOOC",
     "METHODS",
     "AdversarialViews",
     "Batch",
@@ -31,6 +39,8 @@ __all__ = [
     "SupCon",
     "build_method",
     "method_encoder",
+    "method_representation",
+    "method_representations",
 ]
 
 METHODS: dict[str, Callable[[Recipe], nn.Module]] = {
@@ -40,6 +50,7 @@ METHODS: dict[str, Callable[[Recipe], nn.Module]] = {
     "ce": build_cross_entropy,
     "iic": build_iic,
     "clae": build_clae,
+    "looc": build_looc,
 }
 
 

@@ -3,13 +3,16 @@
 A method is an ``nn.Module`` with an ``encoder`` attribute (an `Encoder`: what evaluation and
 transfer read) whose forward is ``loss, metrics = method(batch, generator)``: it makes its own views
 from the batch with the trainer's generator and returns a scalar loss and detached scalar metrics.
-No training loop, logging or I/O inside.
+No training loop, logging or I/O inside. A method with more than one useful feature space (LOOC)
+also has ``representations()``: name -> feature module, the backbone encoder among them.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from contrastlab.errors import ConfigError
 
 Batch = dict[str, torch.Tensor]  # "image": uint8 (B, C, H, W) on the device; "label": int64 (B,)
 StepOutput = tuple[torch.Tensor, dict[str, torch.Tensor]]
@@ -21,3 +24,22 @@ def method_encoder(method: nn.Module) -> nn.Module:
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"{type(method).__name__} has no `encoder` module")
     return encoder
+
+
+def method_representations(method: nn.Module) -> dict[str, nn.Module]:
+    """Name -> feature module of a method: its own ``representations()``, or just the backbone."""
+    own = getattr(method, "representations", None)
+    if callable(own):
+        found: dict[str, nn.Module] = own()
+        return found
+    return {"backbone": method_encoder(method)}
+
+
+def method_representation(method: nn.Module, name: str) -> nn.Module:
+    """The feature module ``name`` (``eval.representation``); ConfigError listing the valid ones."""
+    found = method_representations(method)
+    if name not in found:
+        raise ConfigError(
+            f"eval.representation {name!r} is not one of this method's: {', '.join(found)}"
+        )
+    return found[name]

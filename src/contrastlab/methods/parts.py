@@ -15,15 +15,19 @@ from contrastlab.models.encoder import Encoder
 def build_encoder_and_head(recipe: Recipe) -> tuple[Encoder, nn.Sequential]:
     """The recipe's encoder and its projection MLP (``model.head_*``)."""
     encoder = build_encoder(recipe.model, recipe.data)
+    return encoder, build_head(recipe, encoder.feature_dim)
+
+
+def build_head(recipe: Recipe, in_dim: int) -> nn.Sequential:
+    """A projection MLP from ``in_dim`` features as ``model.head_*`` says."""
     m = recipe.model
-    head = projection_mlp(
-        encoder.feature_dim,
-        hidden_dim=m.head_hidden_dim or encoder.feature_dim,
+    return projection_mlp(
+        in_dim,
+        hidden_dim=m.head_hidden_dim or in_dim,
         out_dim=m.head_out_dim,
         layers=m.head_layers,
         batchnorm=m.head_batchnorm,
     )
-    return encoder, head
 
 
 def build_views(recipe: Recipe) -> SimCLRViews:

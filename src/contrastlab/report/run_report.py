@@ -28,6 +28,10 @@ def results_table(metrics: Mapping[str, Any], *, k: int, temperature: float) -> 
         rows.append(
             ("cluster accuracy", "cluster_top1", "head B, lowest-loss sub-head, Hungarian-matched")
         )
+    rotations = sorted(k for k in metrics if k.startswith("rotation_top1"))
+    for key in rotations:
+        space = key.removeprefix("rotation_top1").removeprefix("_") or "backbone"
+        rows.append((f"rotation probe ({space})", key, "4-way, linear, chance 0.25"))
     for label, key, note in rows:
         lines.append(f"| {label} | {cell(key)} | {cell('random_' + key)} | {note} |")
     return "\n".join(lines)
