@@ -11,7 +11,7 @@ from contrastlab.errors import ContrastlabError
 
 # method names of `contrastlab train METHOD` (config.schema.METHODS, kept here so that the CLI
 # starts without importing torch; a test keeps the two equal)
-METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc")
+METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal")
 
 
 def build_parser() -> argparse.ArgumentParser:

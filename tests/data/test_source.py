@@ -34,21 +34,22 @@ def test_public_names_are_re_exported() -> None:
         "take_subset",
     ):
         assert hasattr(data, name), name
-    assert BUILTIN_SOURCES == ("shapes", "digits")
+    assert BUILTIN_SOURCES == ("shapes", "digits", "sequences")
     assert issubclass(DataError, ContrastlabError)
 
 
 def test_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "data.npz"
     assert message_of(str(missing)) == (
-        f"no such file or directory: {missing} (give a path or one of: shapes, digits)"
+        f"no such file or directory: {missing} (give a path or one of: shapes, digits, sequences)"
     )
 
 
 def test_unknown_name_that_is_not_a_path() -> None:
     message = message_of("shapez")
     assert message == (
-        "unknown data source 'shapez': neither a built-in (shapes, digits) nor an existing path"
+        "unknown data source 'shapez': neither a built-in (shapes, digits, sequences) nor an "
+        "existing path"
     )
 
 

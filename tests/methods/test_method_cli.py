@@ -32,6 +32,12 @@ EXTRA = {
     "iic": ["--set", "method.iic.overclusters=12", "--set", "method.iic.repeats=2"],
     "clae": [],
     "looc": ["--set", "method.moco.queue_size=64"],
+    "temporal": [
+        "--set",
+        "method.moco.queue_size=128",
+        "--set",
+        "data.options={n_sequences: 8, n_test_sequences: 3, frames: 12}",
+    ],
 }
 DIGITS = ("iic", "looc")  # recipes on the built-in digits (one channel)
 
@@ -39,6 +45,8 @@ DIGITS = ("iic", "looc")  # recipes on the built-in digits (one channel)
 def method_args(method: str, tiny_args: list[str], tiny_model_args: list[str]) -> list[str]:
     if method in DIGITS:
         return [method, *tiny_model_args, "--set", "data.limit=256", *EXTRA[method]]
+    if method == "temporal":
+        return [method, *tiny_model_args, *EXTRA[method]]
     return [method, *tiny_args, *EXTRA[method]]
 
 
@@ -46,7 +54,7 @@ def test_cli_names_every_method() -> None:
     assert set(METHODS) == set(SCHEMA_METHODS) == set(METHOD_RECIPES)
 
 
-@pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic", "clae", "looc"])
+@pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic", "clae", "looc", "temporal"])
 def test_method_trains_and_resumes_exactly(
     tmp_path: Path, tiny_args: list[str], tiny_model_args: list[str], method: str
 ) -> None:
@@ -113,3 +121,23 @@ def test_classes_default_to_the_data(tmp_path: Path, tiny_args: list[str]) -> No
     state = load_checkpoint(out / "checkpoints" / "last.pt")
     assert state["recipe"]["method"]["classes"] == 6  # the six shapes
     assert state["model"]["classifier.weight"].shape[0] == 6
+
+
+def test_temporal_needs_sequences(
+    tmp_path: Path, tiny_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "temporal", *tiny_args, "--data", "shapes", "--out", str(tmp_path / "r")]
+    shapes = ["--set", "data.options={n_train: 96, n_test: 48}"]
+    assert main([*args, *shapes, "--set", "method.moco.queue_size=128"]) == 2
+    assert "method temporal needs frame sequences" in capsys.readouterr().err
+
+
+def test_temporal_method_without_partner_frames_says_how() -> None:
+    from contrastlab.config import load_recipe
+    from contrastlab.errors import ConfigError
+    from contrastlab.methods import build_method
+
+    method = build_method(load_recipe(METHOD_RECIPES["temporal"], []))
+    images = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match="partner frames"):
+        method({"image": images, "label": torch.zeros(4, dtype=torch.long)}, torch.Generator())

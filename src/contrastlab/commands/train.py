@@ -29,6 +29,7 @@ from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
+from contrastlab.train.pairs import temporal_pairs
 from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
 
@@ -75,7 +76,10 @@ def run_train(args: argparse.Namespace) -> int:
     check_labels_for(recipe, data.train)
     method = build_method(recipe)
     method_representation(method, recipe.eval.representation)  # a bad name fails before training
-    trainer = Trainer(recipe, method, data.train, run.make(), device)
+    pairs = None
+    if recipe.method.name == "temporal":
+        pairs = temporal_pairs(data.train, recipe.method.temporal.max_gap)
+    trainer = Trainer(recipe, method, data.train, run.make(), device, pairs=pairs)
     if args.resume is not None and run.checkpoint.exists():
         trainer.load_state_dict(load_checkpoint(run.checkpoint))
     atomic_write_text(run.config, dump_recipe(recipe))

@@ -31,6 +31,7 @@ METHOD_RECIPES = {  # `contrastlab train METHOD` -> the method's CPU recipe
     "iic": "iic_resnet18w0.125_digits_200e",
     "clae": "clae_resnet18w0.125_shapes_16e",
     "looc": "looc_resnet18w0.125_digits_100e",
+    "temporal": "temporal_resnet18w0.125_sequences_16e",
 }
 
 

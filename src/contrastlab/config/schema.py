@@ -167,8 +167,8 @@ class TemporalConfig:
         _check(self.max_gap >= 1, "method.temporal.max_gap", "at least 1", self.max_gap)
 
 
-METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc")
-MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae", "looc"]
+METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal")
+MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal"]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Any format Pillow can open is accepted, recognised by file extension (from
 ``PIL.Image.registered_extensions()``); hidden files and folders (names starting with ".") and
-other files are ignored. The tree's layout decides the splits and labels (see `data.layout`).
+other files are ignored. The tree's layout decides the splits and labels (see `data.layout`), or,
+with the option ``layout=frames``, it is a folder of frame sequences (see `data.frames`).
 Files are decoded lazily, one per ``__getitem__``, and always converted to 3-channel RGB:
 greyscale is replicated, palette images are expanded and an alpha channel is dropped (not
 composited), so all images of a source have the same channel count whatever their format.
@@ -22,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as tvf
 
 from contrastlab.data.layout import arrange
-from contrastlab.data.options import resolve_options
+from contrastlab.data.options import choice_option, resolve_options
 from contrastlab.data.source import Sample, SourceSplits
 from contrastlab.errors import DataError
 
@@ -81,18 +82,24 @@ class ImageFilesSource:
     """Image files decoded on access; entries are (name in messages, label, bytes or None)."""
 
     def __init__(
-        self, name: str, entries: Sequence[tuple[str, int, bytes | None]], classes: Sequence[str]
+        self,
+        name: str,
+        entries: Sequence[tuple[str, int, bytes | None]],
+        classes: Sequence[str],
+        metas: Sequence[Mapping[str, float]] | None = None,
     ) -> None:
         self.name = name
         self.classes: Sequence[str] = tuple(classes)
         self.entries = list(entries)
+        self.metas = list(metas) if metas is not None else None
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> Sample:
         where, label, data = self.entries[index]
-        return Sample(image=decode_image(data, where), label=label, meta={})
+        meta = self.metas[index] if self.metas is not None else {}
+        return Sample(image=decode_image(data, where), label=label, meta=meta)
 
 
 def image_tree_splits(name: str, files: Sequence[ImageFile]) -> SourceSplits:
@@ -131,9 +138,16 @@ def _walk(root: Path) -> list[ImageFile]:
 
 
 def open_image_folder(root: Path, options: Mapping[str, Any] | None = None) -> SourceSplits:
-    """A folder tree of image files (see the module docstring). Takes no options."""
-    resolve_options(options, {}, str(root))
+    """A folder tree of image files (see the module docstring). Option ``layout``: ``classes``
+    (default, the rules of `data.layout`) or ``frames`` (a folder of frame folders, one per
+    sequence: `data.frames`)."""
+    opts = resolve_options(options, {"layout": "classes"}, str(root))
+    layout = choice_option(opts, "layout", ("classes", "frames"), str(root))
     files = _walk(root)
     if not files:
         raise DataError(f"empty image folder: {root} (no files Pillow can read)")
+    if layout == "frames":
+        from contrastlab.data.frames import frame_folder_splits
+
+        return frame_folder_splits(str(root), files)
     return image_tree_splits(str(root), files)

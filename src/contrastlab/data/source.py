@@ -6,13 +6,15 @@ looks at the spec and hands it to the reader for that kind of data.
 
 Dispatch, in order:
 
-* ``shapes`` / ``digits``: the built-in sources (`data.shapes`, `data.digits`).
+* ``shapes`` / ``digits`` / ``sequences``: the built-in sources (`data.shapes`, `data.digits`,
+  `data.sequences`).
 * a directory: CIFAR python pickle batches if it holds ``data_batch_*`` / ``test_batch`` or
   CIFAR-100's ``train``/``test`` + ``meta`` files (`data.cifar`); MNIST IDX if it holds
   ``*-images-idx3-ubyte[.gz]`` files (`data.idx`); otherwise an image folder (`data.folder`).
 * a file: ``.npz`` (`data.npz`); ``.tar``/``.tar.gz``/``.tgz``, an image tree or CIFAR pickles
   inside (`data.archive`); an IDX file, recognised by its ``idxN-ubyte`` name (raw or gzipped) or
-  its magic bytes; a single CIFAR pickle batch, recognised by its pickle header.
+  its magic bytes; a single CIFAR pickle batch, recognised by its pickle header; a video file
+  (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``): one sequence of frames (`data.video`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 
 from contrastlab.errors import DataError
 
-BUILTIN_SOURCES: tuple[str, ...] = ("shapes", "digits")
+BUILTIN_SOURCES: tuple[str, ...] = ("shapes", "digits", "sequences")
 
 TAR_SUFFIXES: tuple[str, ...] = (".tar", ".tar.gz", ".tgz")
 _IDX_NAME = re.compile(r"idx\d-ubyte(\.gz)?$")
@@ -109,6 +111,10 @@ def _open_builtin(spec: str, image_size: int, options: Mapping[str, Any]) -> Sou
         from contrastlab.data.shapes import open_shapes
 
         return open_shapes(image_size=image_size, options=options)
+    if spec == "sequences":
+        from contrastlab.data.sequences import open_sequences
+
+        return open_sequences(image_size=image_size, options=options)
     from contrastlab.data.digits import open_digits
 
     return open_digits(options=options)
@@ -125,18 +131,21 @@ def _open_directory(path: Path, options: Mapping[str, Any]) -> SourceSplits:
 
 
 def _open_file(path: Path, options: Mapping[str, Any]) -> SourceSplits:
-    from contrastlab.data import archive, cifar, idx, npz
+    from contrastlab.data import archive, cifar, idx, npz, video
 
     lower = path.name.lower()
     if lower.endswith(".npz"):
         return npz.open_npz(path, options=options)
     if lower.endswith(TAR_SUFFIXES):
         return archive.open_archive(path, options=options)
+    if lower.endswith(video.VIDEO_SUFFIXES):
+        return video.open_video(path, options=options)
     if _IDX_NAME.search(lower) or idx.has_idx_magic(path):
         return idx.open_idx_file(path, options=options)
     if cifar.has_pickle_header(path):
         return cifar.open_cifar_file(path, options=options)
     raise DataError(
         f"unrecognised data file: {path} (expected .npz, .tar/.tar.gz/.tgz, an IDX file such as "
-        "train-images-idx3-ubyte[.gz], a CIFAR pickle batch, or a folder of images)"
+        "train-images-idx3-ubyte[.gz], a CIFAR pickle batch, a video (.mp4, .avi, .mov, .mkv, "
+        ".webm, .m4v), or a folder of images)"
     )

@@ -22,7 +22,7 @@ from contrastlab.methods.base import (
 from contrastlab.methods.clae import AdversarialViews, build_clae
 from contrastlab.methods.iic import IIC, build_iic
 from contrastlab.methods.looc import LOOC, build_looc
-from contrastlab.methods.moco import MoCo, build_moco
+from contrastlab.methods.moco import MoCo, build_moco, build_temporal
 from contrastlab.methods.simclr import SimCLR, build_simclr
 from contrastlab.methods.supcon import CrossEntropy, SupCon, build_cross_entropy, build_supcon
 
@@ -51,6 +51,7 @@ METHODS: dict[str, Callable[[Recipe], nn.Module]] = {
     "iic": build_iic,
     "clae": build_clae,
     "looc": build_looc,
+    "temporal": build_temporal,
 }
 
 

@@ -7,6 +7,10 @@ a shuffled order (shuffle-BN: across ranks under torch.distributed, split-BN gro
 device); (3) loss = InfoNCE(q, k+, queue) with logits [q.k+, q.queue] / tau; (4) the keys (gathered
 from every rank) replace the oldest entries of the queue. The symmetric variant of the CIFAR demo
 adds InfoNCE(q2, k1) and enqueues both key sets.
+
+`build_temporal` is Frame Temporal Invariance (Purushwalkam & Gupta, NeurIPS 2020): MoCo v2 whose
+query and key are two frames of one sequence at most ``method.temporal.max_gap`` apart
+(`train.pairs`), each then augmented.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torch import Tensor, nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import MocoConfig, Recipe
+from contrastlab.errors import ConfigError
 from contrastlab.losses import info_nce
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views
@@ -63,6 +68,7 @@ class MoCo(nn.Module):
         self.register_buffer("queue", queue)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.adversary: AdversarialViews | None = None
+        self.temporal = False  # positives from batch["partner"] (method temporal)
 
     def query_parameters(self) -> list[Tensor]:
         return [*self.encoder.parameters(), *self.head.parameters()]
@@ -109,7 +115,8 @@ class MoCo(nn.Module):
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
         images = batch["image"]
-        v1, v2 = self.views(images, generator), self.views(images, generator)
+        second = images if not self.temporal else _partner_frames(batch)
+        v1, v2 = self.views(images, generator), self.views(second, generator)
         self.momentum_update()
         loss, q, k = self._contrast(v1, v2, generator)
         keys = [k]
@@ -139,6 +146,17 @@ class MoCo(nn.Module):
         return loss_of(adv.perturb(v1, loss_of, self.encoder.get_buffer("std")))
 
 
+def _partner_frames(batch: Batch) -> Tensor:
+    partner = batch.get("partner")
+    if partner is None:
+        raise ConfigError(
+            "method temporal needs each batch's partner frames (batch['partner']): train it with "
+            "`contrastlab train temporal`, or give Trainer(..., pairs=temporal_pairs(data, "
+            "max_gap))"
+        )
+    return partner
+
+
 def build_moco(recipe: Recipe) -> MoCo:
     encoder, head = build_encoder_and_head(recipe)
     return MoCo(
@@ -149,3 +167,10 @@ def build_moco(recipe: Recipe) -> MoCo:
         recipe.method.moco,
         recipe.model.head_out_dim,
     )
+
+
+def build_temporal(recipe: Recipe) -> MoCo:
+    """MoCo v2 on temporal positives: the key view is made from the batch's partner frames."""
+    method = build_moco(recipe)
+    method.temporal = True
+    return method

@@ -26,6 +26,7 @@ from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.train.checkpoint import save_checkpoint
 from contrastlab.train.logs import write_metrics_csv
 from contrastlab.train.optim import build_optimizer, build_scheduler
+from contrastlab.train.pairs import TemporalPairs
 from contrastlab.train.rundir import RunDir
 
 CHECKPOINT_FORMAT = 1
@@ -69,6 +70,7 @@ class Trainer:
         data: ImageTensors,
         run: RunDir,
         device: torch.device,
+        pairs: TemporalPairs | None = None,
     ):
         self.recipe, self.method, self.data, self.run, self.device = (
             recipe,
@@ -77,6 +79,7 @@ class Trainer:
             run,
             device,
         )
+        self.pairs = pairs  # temporal positives: each row's partner frame, as batch["partner"]
         train = recipe.train
         check_batch_size(train.batch_size, data)
         self.steps_per_epoch = len(data) // train.batch_size
@@ -196,6 +199,9 @@ class Trainer:
             "image": self.data.images[rows].to(self.device, non_blocking=True),
             "label": self.data.labels[rows].to(self.device, non_blocking=True),
         }
+        if self.pairs is not None:
+            partner = self.pairs(rows, self.generator)
+            batch["partner"] = self.data.images[partner].to(self.device, non_blocking=True)
         lr = self.optimizer.param_groups[0]["lr"]
         with self._autocast():
             loss, metrics = self.method(batch, self.generator)
