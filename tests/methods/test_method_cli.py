@@ -96,6 +96,7 @@ def test_method_trains_and_resumes_exactly(
         again = json.loads((straight / "eval.json").read_text())
         assert again["representation"] == "looc++"
         assert again["feature_dim"] == 3 * ma["feature_dim"]  # each head's hidden layer
+        assert main(["eval", str(straight), "--representation", "z_texture"]) == 2
 
 
 def test_method_and_recipe_must_agree(
