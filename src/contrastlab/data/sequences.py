@@ -19,15 +19,14 @@ Determinism: sequence parameters of split ``s`` come from
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from contrastlab.data.options import int_option, resolve_options
-from contrastlab.data.shapes import CLASSES, RANGES, render
-from contrastlab.data.source import Sample, SourceSplits
+from contrastlab.data.shapes import CLASSES, RANGES, ShapesSource
+from contrastlab.data.source import SourceSplits
 
 DEFAULTS: dict[str, Any] = {"n_sequences": 600, "n_test_sequences": 100, "frames": 16, "seed": 0}
 MAX_SPEED = 0.03  # fraction of the side per frame
@@ -77,33 +76,6 @@ def sequence_factors(n: int, frames: int, seed: int, split_id: int) -> dict[str,
     return {key: value.reshape(-1) for key, value in per_frame.items()}
 
 
-class SequenceSource:
-    """One split of the sequences data: every frame of every sequence, rendered on first use."""
-
-    def __init__(self, n: int, frames: int, *, image_size: int, seed: int, split: str) -> None:
-        self.name = f"sequences:{split}"
-        self.classes: Sequence[str] = CLASSES
-        self.image_size = image_size
-        self.factors = sequence_factors(n, frames, seed, 0 if split == "train" else 1)
-        self._labels = self.factors["shape"].astype(np.int64)
-        self._images: torch.Tensor | None = None
-
-    @property
-    def images(self) -> torch.Tensor:
-        if self._images is None:
-            self._images = render(self.factors, self.image_size)
-        return self._images
-
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def __getitem__(self, index: int) -> Sample:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {self.name} ({len(self)} samples)")
-        meta = {key: float(values[index]) for key, values in self.factors.items()}
-        return Sample(image=self.images[index], label=int(self._labels[index]), meta=meta)
-
-
 def open_sequences(
     *, image_size: int = 32, options: Mapping[str, Any] | None = None
 ) -> SourceSplits:
@@ -113,10 +85,11 @@ def open_sequences(
     n_test = int_option(opts, "n_test_sequences", 0, "sequences")
     frames = int_option(opts, "frames", 1, "sequences")
     seed = int_option(opts, "seed", 0, "sequences")
-    train = SequenceSource(n_train, frames, image_size=image_size, seed=seed, split="train")
-    test = (
-        SequenceSource(n_test, frames, image_size=image_size, seed=seed, split="test")
-        if n_test
-        else None
-    )
-    return SourceSplits(train=train, test=test)
+    splits = {
+        split: ShapesSource(
+            f"sequences:{split}", sequence_factors(n, frames, seed, split_id), image_size=image_size
+        )
+        for split, n, split_id in (("train", n_train, 0), ("test", n_test, 1))
+        if n
+    }
+    return SourceSplits(train=splits["train"], test=splits.get("test"))

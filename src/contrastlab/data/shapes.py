@@ -207,13 +207,14 @@ def render(factors: Mapping[str, np.ndarray], image_size: int) -> torch.Tensor:
 
 
 class ShapesSource:
-    """One split of the shapes data: factors drawn at construction, rendered once on first use."""
+    """Images rendered from given factors (a split of `shapes`, or of `data.sequences`), once on
+    first use; the label is the shape, every factor is in the sample's meta."""
 
-    def __init__(self, n: int, *, image_size: int, seed: int, split: str) -> None:
-        self.name = f"shapes:{split}"
+    def __init__(self, name: str, factors: dict[str, np.ndarray], *, image_size: int) -> None:
+        self.name = name
         self.classes: Sequence[str] = CLASSES
         self.image_size = image_size
-        self.factors = sample_factors(n, seed, SPLIT_IDS[split])
+        self.factors = factors
         self._labels = self.factors["shape"].astype(np.int64)
         self._images: torch.Tensor | None = None
 
@@ -240,6 +241,11 @@ def open_shapes(*, image_size: int = 32, options: Mapping[str, Any] | None = Non
     n_train = int_option(opts, "n_train", 1, "shapes")
     n_test = int_option(opts, "n_test", 0, "shapes")
     seed = int_option(opts, "seed", 0, "shapes")
-    train = ShapesSource(n_train, image_size=image_size, seed=seed, split="train")
-    test = ShapesSource(n_test, image_size=image_size, seed=seed, split="test") if n_test else None
-    return SourceSplits(train=train, test=test)
+    splits = {
+        split: ShapesSource(
+            f"shapes:{split}", sample_factors(n, seed, SPLIT_IDS[split]), image_size=image_size
+        )
+        for split, n in (("train", n_train), ("test", n_test))
+        if n
+    }
+    return SourceSplits(train=splits["train"], test=splits.get("test"))

@@ -27,6 +27,7 @@ from contrastlab.augment.leave_one_out import leave_one_out_params
 from contrastlab.config.schema import MocoConfig, Recipe
 from contrastlab.losses import looc_nce
 from contrastlab.methods.base import Batch, StepOutput
+from contrastlab.methods.moco import momentum_update_
 from contrastlab.methods.parts import build_encoder_and_head, build_head, build_views
 from contrastlab.models.encoder import Encoder
 from contrastlab.models.split_bn import convert_split_bn
@@ -104,13 +105,9 @@ class LOOC(nn.Module):
     def key_parameters(self) -> list[Tensor]:
         return [*self.key_encoder.parameters(), *self.key_heads.parameters()]
 
-    @torch.no_grad()
     def momentum_update(self) -> None:
         """theta_k <- m theta_k + (1 - m) theta_q over the encoder and every head."""
-        m = self.moco.momentum
-        keys, queries = self.key_parameters(), [p.detach() for p in self.query_parameters()]
-        torch._foreach_mul_(keys, m)
-        torch._foreach_add_(keys, queries, alpha=1.0 - m)
+        momentum_update_(self.key_parameters(), self.query_parameters(), self.moco.momentum)
 
     @torch.no_grad()
     def key_embeddings(self, views: Tensor, generator: torch.Generator) -> Tensor:

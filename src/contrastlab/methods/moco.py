@@ -36,6 +36,13 @@ if TYPE_CHECKING:
     from contrastlab.methods.clae import AdversarialViews
 
 
+@torch.no_grad()
+def momentum_update_(keys: list[Tensor], queries: list[Tensor], momentum: float) -> None:
+    """keys <- momentum * keys + (1 - momentum) * queries, in place (MoCo's key encoder)."""
+    torch._foreach_mul_(keys, momentum)
+    torch._foreach_add_(keys, [q.detach() for q in queries], alpha=1.0 - momentum)
+
+
 class MoCo(nn.Module):
     """Query encoder + head (trained), key encoder + head (momentum copies), queue (K, D).
 
@@ -76,13 +83,9 @@ class MoCo(nn.Module):
     def key_parameters(self) -> list[Tensor]:
         return [*self.key_encoder.parameters(), *self.key_head.parameters()]
 
-    @torch.no_grad()
     def momentum_update(self) -> None:
         """theta_k <- m theta_k + (1 - m) theta_q on parameters; buffers stay the key net's own."""
-        m = self.config.momentum
-        keys, queries = self.key_parameters(), [p.detach() for p in self.query_parameters()]
-        torch._foreach_mul_(keys, m)
-        torch._foreach_add_(keys, queries, alpha=1.0 - m)
+        momentum_update_(self.key_parameters(), self.query_parameters(), self.config.momentum)
 
     @torch.no_grad()
     def key_embeddings(self, views: Tensor, generator: torch.Generator) -> Tensor:
