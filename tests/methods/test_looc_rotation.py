@@ -10,7 +10,7 @@ from contrastlab.commands.datasets import prepare_data
 from contrastlab.config import load_recipe
 from contrastlab.evaluate.rotation import rotation_probe
 from contrastlab.methods import LOOC, MoCo, build_method
-from contrastlab.methods.looc import HeadFeatures
+from contrastlab.methods.base import method_representations
 
 STEPS = 300
 
@@ -41,7 +41,7 @@ def test_rotation_space_keeps_rotation_that_moco_with_rotation_drops() -> None:
     spaces = looc.representations()
     z_rotation = rotation_probe(spaces["z_rotation"], test_images)
     z_all = rotation_probe(spaces["z_all"], test_images)
-    moco_embedding = rotation_probe(HeadFeatures(moco.encoder, [moco.head], False), test_images)
+    moco_embedding = rotation_probe(method_representations(moco)["embedding"], test_images)
     print(
         f"\nrotation probe after {STEPS} steps: LOOC z_rotation {z_rotation:.3f}, LOOC z_all "
         f"{z_all:.3f}, MoCo+rotation embedding {moco_embedding:.3f} (chance 0.25)"

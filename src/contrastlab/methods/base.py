@@ -4,7 +4,8 @@ A method is an ``nn.Module`` with an ``encoder`` attribute (an `Encoder`: what e
 transfer read) whose forward is ``loss, metrics = method(batch, generator)``: it makes its own views
 from the batch with the trainer's generator and returns a scalar loss and detached scalar metrics.
 No training loop, logging or I/O inside. A method with more than one useful feature space (LOOC)
-also has ``representations()``: name -> feature module, the backbone encoder among them.
+has ``representations()``: name -> feature module, the backbone encoder among them; for the others
+`method_representations` offers the backbone and, where there is a ``head``, its embedding.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from contrastlab.errors import ConfigError
+from contrastlab.models.heads import HeadFeatures
 
 Batch = dict[str, torch.Tensor]  # "image": uint8 (B, C, H, W) on the device; "label": int64 (B,)
 StepOutput = tuple[torch.Tensor, dict[str, torch.Tensor]]
@@ -27,12 +29,18 @@ def method_encoder(method: nn.Module) -> nn.Module:
 
 
 def method_representations(method: nn.Module) -> dict[str, nn.Module]:
-    """Name -> feature module of a method: its own ``representations()``, or just the backbone."""
+    """Name -> feature module of a method: its own ``representations()``, or the backbone and,
+    for a method with a projection ``head`` (SimCLR, MoCo, SupCon, ...), ``embedding``: the unit
+    output of the head, the space the contrastive loss itself shapes."""
     own = getattr(method, "representations", None)
     if callable(own):
         found: dict[str, nn.Module] = own()
         return found
-    return {"backbone": method_encoder(method)}
+    encoder = method_encoder(method)
+    head = getattr(method, "head", None)
+    if not isinstance(head, nn.Sequential):
+        return {"backbone": encoder}
+    return {"backbone": encoder, "embedding": HeadFeatures(encoder, [head], hidden=False)}
 
 
 def method_representation(method: nn.Module, name: str) -> nn.Module:

@@ -30,27 +30,9 @@ from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.moco import momentum_update_
 from contrastlab.methods.parts import build_encoder_and_head, build_head, build_views
 from contrastlab.models.encoder import Encoder
+from contrastlab.models.heads import HeadFeatures
 from contrastlab.models.split_bn import convert_split_bn
 from contrastlab.train.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
-
-
-class HeadFeatures(nn.Module):
-    """Features of an encoder through one or more heads: unit embeddings or concatenated inputs
-    to the heads' last linear layers."""
-
-    def __init__(self, encoder: nn.Module, heads: Sequence[nn.Sequential], hidden: bool) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.heads = nn.ModuleList(heads)
-        self.hidden = hidden
-
-    def forward(self, images: Tensor) -> Tensor:
-        h = self.encoder(images)
-        if not self.hidden:
-            return torch.cat([F.normalize(head(h), dim=1) for head in self.heads], dim=1)
-        heads: list[nn.Sequential] = list(self.heads)  # type: ignore[arg-type]
-        parts = [head[:-1](h) if len(head) > 1 else head(h) for head in heads]
-        return torch.cat(parts, dim=1)
 
 
 class LOOC(nn.Module):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from torch import nn
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 def projection_mlp(
@@ -23,3 +27,23 @@ def projection_mlp(
         dim = hidden_dim
     modules.append(nn.Linear(dim, out_dim))
     return nn.Sequential(*modules)
+
+
+class HeadFeatures(nn.Module):
+    """Features of an encoder through one or more heads, for evaluation: the concatenated unit
+    embeddings (``hidden=False``), or the concatenated inputs to the heads' last linear layers
+    (``hidden=True``: the hidden layer of an MLP head; the features themselves for a linear one)."""
+
+    def __init__(self, encoder: nn.Module, heads: Sequence[nn.Sequential], hidden: bool) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleList(heads)
+        self.hidden = hidden
+
+    def forward(self, images: Tensor) -> Tensor:
+        h = self.encoder(images)
+        if not self.hidden:
+            return torch.cat([F.normalize(head(h), dim=1) for head in self.heads], dim=1)
+        heads: list[nn.Sequential] = list(self.heads)  # type: ignore[arg-type]
+        parts = [head[:-1](h) if len(head) > 1 else h for head in heads]
+        return torch.cat(parts, dim=1)
