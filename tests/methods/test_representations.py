@@ -46,3 +46,6 @@ def test_hidden_features_are_the_inputs_to_each_last_linear_layer() -> None:
     assert features.shape == (7, 4 + 6)
     torch.testing.assert_close(features[:, :4], torch.relu(mlp[0](x)))
     torch.testing.assert_close(features[:, 4:], x)  # a linear head's input is the features
+    with_bn = projection_mlp(6, hidden_dim=4, out_dim=3, output_batchnorm=True).eval()
+    hidden = HeadFeatures(encoder, [with_bn], hidden=True)(x)  # before the last linear and its BN
+    torch.testing.assert_close(hidden, torch.relu(with_bn[0](x)))

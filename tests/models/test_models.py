@@ -56,6 +56,16 @@ def test_projection_mlp_layers() -> None:
     assert len(projection_mlp(64, hidden_dim=32, out_dim=16, layers=1)) == 1
 
 
+def test_output_batchnorm_centres_each_embedding_dimension() -> None:
+    head = projection_mlp(8, hidden_dim=16, out_dim=4, output_batchnorm=True).train()
+    out_bn = head[-1]
+    assert isinstance(out_bn, torch.nn.BatchNorm1d) and not out_bn.affine
+    z = head(torch.randn(32, 8) + 5.0)  # inputs far from zero: a common vector without the BN
+    torch.testing.assert_close(z.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.var(0, unbiased=False), torch.ones(4), atol=1e-3, rtol=0)
+    assert len(list(head.parameters())) == 4  # two linear layers; the output BN adds none
+
+
 def test_encoder_normalises_inside() -> None:
     torch.manual_seed(0)
     data = DataConfig(mean=(0.5, 0.25, 0.0), std=(0.5, 0.5, 2.0))

@@ -61,6 +61,7 @@ class ModelConfig:
     head_hidden_dim: int | None = None  # default: the backbone's feature width
     head_out_dim: int = 128
     head_batchnorm: bool = False  # BatchNorm after each hidden linear layer (SimCLR v2)
+    head_output_batchnorm: bool = False  # BatchNorm without affine on the output (MoCo v3)
 
     def validate(self) -> None:
         _check(0.0 < self.width <= 8.0, "model.width", "in (0, 8]", self.width)

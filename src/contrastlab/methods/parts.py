@@ -27,6 +27,7 @@ def build_head(recipe: Recipe, in_dim: int) -> nn.Sequential:
         out_dim=m.head_out_dim,
         layers=m.head_layers,
         batchnorm=m.head_batchnorm,
+        output_batchnorm=m.head_output_batchnorm,
     )
 
 

@@ -10,12 +10,20 @@ from torch import Tensor, nn
 
 
 def projection_mlp(
-    in_dim: int, *, hidden_dim: int, out_dim: int, layers: int = 2, batchnorm: bool = False
+    in_dim: int,
+    *,
+    hidden_dim: int,
+    out_dim: int,
+    layers: int = 2,
+    batchnorm: bool = False,
+    output_batchnorm: bool = False,
 ) -> nn.Sequential:
     """``layers`` linear maps with ReLU between them: SimCLR's g(.) is 2 layers (v1) or 3 (v2).
 
     With ``batchnorm`` each hidden linear layer is followed by BatchNorm1d, as in SimCLR v2.
-    A single layer is a linear head (the MoCo CIFAR demo).
+    A single layer is a linear head (the MoCo CIFAR demo). With ``output_batchnorm`` the output
+    goes through a BatchNorm1d without affine parameters, as in MoCo v3's heads: each embedding
+    dimension is centred over the batch, so no common vector can dominate the unit embeddings.
     """
     modules: list[nn.Module] = []
     dim = in_dim
@@ -26,7 +34,13 @@ def projection_mlp(
         modules.append(nn.ReLU(inplace=True))
         dim = hidden_dim
     modules.append(nn.Linear(dim, out_dim))
+    if output_batchnorm:
+        modules.append(nn.BatchNorm1d(out_dim, affine=False))
     return nn.Sequential(*modules)
+
+
+def _last_linear(head: nn.Sequential) -> int:
+    return max(i for i, module in enumerate(head) if isinstance(module, nn.Linear))
 
 
 class HeadFeatures(nn.Module):
@@ -45,5 +59,5 @@ class HeadFeatures(nn.Module):
         if not self.hidden:
             return torch.cat([F.normalize(head(h), dim=1) for head in self.heads], dim=1)
         heads: list[nn.Sequential] = list(self.heads)  # type: ignore[arg-type]
-        parts = [head[:-1](h) if len(head) > 1 else h for head in heads]
+        parts = [head[: _last_linear(head)](h) for head in heads]
         return torch.cat(parts, dim=1)
