@@ -224,3 +224,88 @@ def test_on_cuda_matches_loop_including_ties() -> None:
     got = knn_predict(train.cuda(), labels, test.cuda(), num_classes=3, k=10)
     want = loop_knn(train, labels, test, num_classes=3, k=10, temperature=0.1)
     assert torch.equal(got.cpu(), want)
+
+
+# -- against scikit-learn, the majority vote, top-5 and the faiss backend -------------------------
+
+
+def _sklearn_knn(
+    train: torch.Tensor, labels: torch.Tensor, test: torch.Tensor, k: int, weights: object
+) -> np.ndarray:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute", weights=weights)
+    return np.asarray(model.fit(train.double().numpy(), labels.numpy()).predict(test.numpy()))
+
+
+@pytest.mark.parametrize("k", [1, 7, 40])
+def test_weighted_vote_matches_scikit_learn(k: int) -> None:
+    """scikit-learn's KNeighborsClassifier, cosine distance d = 1 - sim, weight exp((1 - d) / t):
+    the same classifier written independently (continuous random features: no ties)."""
+    gen = torch.Generator().manual_seed(11)
+    train, test = torch.randn(300, 12, generator=gen), torch.randn(120, 12, generator=gen)
+    labels = torch.randint(0, 5, (300,), generator=gen)
+    t = 0.1
+
+    def weights(distances: np.ndarray) -> np.ndarray:
+        return np.asarray(np.exp((1.0 - distances) / t))
+
+    ours = knn_predict(train.double(), labels, test.double(), num_classes=5, k=k, temperature=t)
+    assert np.array_equal(ours.numpy(), _sklearn_knn(train, labels, test, k, weights))
+
+
+@pytest.mark.parametrize("k", [1, 6, 25])
+def test_majority_vote_matches_scikit_learn(k: int) -> None:
+    gen = torch.Generator().manual_seed(12)
+    train, test = torch.randn(200, 8, generator=gen), torch.randn(90, 8, generator=gen)
+    labels = torch.randint(0, 4, (200,), generator=gen)
+    ours = knn_predict(train.double(), labels, test.double(), num_classes=4, k=k, vote="majority")
+    assert np.array_equal(ours.numpy(), _sklearn_knn(train, labels, test, k, "uniform"))
+
+
+def test_majority_and_weighted_votes_differ_on_a_hand_made_case() -> None:
+    """Three neighbours: one of class 0 at cosine 1, two of class 1 at cosine 0.6. Majority: 2 votes
+    to 1 for class 1. Weighted (t=0.1): exp(0) = 1 for class 0 vs 2 exp(-4) = 0.037 for class 1."""
+    train = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.6, -0.8], [-1.0, 0.0]])
+    labels = torch.tensor([0, 1, 1, 2])
+    query = torch.tensor([[1.0, 0.0]])
+    common = {"num_classes": 3, "k": 3, "temperature": 0.1}
+    assert knn_predict(train, labels, query, vote="majority", **common).tolist() == [1]
+    assert knn_predict(train, labels, query, vote="weighted", **common).tolist() == [0]
+
+
+def test_top5_by_hand() -> None:
+    """Query at class 0's point; k = 7 neighbours with majority votes 0:1, 1:2, 2:1, 3:1, 4:1,
+    5:1 -> ranking 1, 0, 2, 3, 4 (ties to the smaller class), 5 falls off: top-1 wrong, top-5 right
+    for truth 0, and top-5 wrong for truth 5."""
+    angles = torch.linspace(0, 0.6, 7)
+    train = torch.stack([angles.cos(), angles.sin()], dim=1)
+    labels = torch.tensor([0, 1, 1, 2, 3, 4, 5])
+    query = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    from contrastlab.evaluate.knn import knn_scores
+
+    scores = knn_scores(
+        train, labels, query, torch.tensor([0, 5]), num_classes=6, k=7, vote="majority"
+    )
+    assert scores == {"top1": 0.0, "top5": 0.5}
+
+
+def test_faiss_backend_matches_torch() -> None:
+    pytest.importorskip("faiss")
+    gen = torch.Generator().manual_seed(13)
+    train, test = torch.randn(500, 16, generator=gen), torch.randn(200, 16, generator=gen)
+    labels = torch.randint(0, 10, (500,), generator=gen)
+    common = {"num_classes": 10, "k": 20, "temperature": 0.07}
+    by_torch = knn_predict(train, labels, test, backend="torch", **common)
+    by_faiss = knn_predict(train, labels, test, backend="faiss", **common)
+    assert torch.equal(by_torch, by_faiss)
+
+
+def test_faiss_backend_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import contrastlab.evaluate.neighbours as neighbours
+
+    monkeypatch.setattr(neighbours, "faiss_available", lambda: False)
+    x = torch.randn(4, 3)
+    with pytest.raises(ContrastlabError, match="pip install faiss-cpu"):
+        knn_predict(x, torch.tensor([0, 1, 0, 1]), x, num_classes=2, backend="faiss")
+    assert neighbours.resolve_backend("auto") == "torch"
