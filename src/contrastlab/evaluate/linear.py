@@ -27,7 +27,7 @@ from torch import Tensor
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels, check_same_width
 
-__all__ = ["LinearProbeResult", "linear_probe"]
+__all__ = ["LinearProbeResult", "linear_probe", "top_k_accuracy"]
 
 
 @dataclass
@@ -40,6 +40,8 @@ class LinearProbeResult:
     """The chosen inverse regularisation strength ``C``."""
     val_top1: dict[float, float]
     """Validation accuracy for each ``C`` tried, in the order tried (ascending ``C``)."""
+    top5: float = float("nan")
+    """Test accuracy counting the 5 most probable classes (all when fewer than 5 are known)."""
 
 
 def _to_numpy(x: Tensor) -> np.ndarray:
@@ -129,4 +131,12 @@ def linear_probe(
         best = max(grid, key=lambda c: (val_top1[c], -c))
         model = _probe(best, seed, max_iter).fit(x_train, y_train)
         top1 = float(model.score(x_test, y_test))
-    return LinearProbeResult(top1=top1, c=best, val_top1=val_top1)
+        top5 = top_k_accuracy(model.predict_proba(x_test), model.classes_, y_test, 5)
+    return LinearProbeResult(top1=top1, c=best, val_top1=val_top1, top5=top5)
+
+
+def top_k_accuracy(scores: np.ndarray, classes: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Fraction of rows whose true class is among the ``k`` highest-scoring ``classes`` (columns
+    of ``scores``; ``k`` clipped to their number; ties to the earlier column)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
+    return float((np.asarray(classes)[order] == np.asarray(truth)[:, None]).any(axis=1).mean())

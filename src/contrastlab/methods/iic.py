@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import IICConfig, Recipe
-from contrastlab.evaluate.clustering import hungarian_accuracy
+from contrastlab.evaluate.clustering import cluster_scores, hungarian_accuracy
 from contrastlab.evaluate.features import extract_features
 from contrastlab.losses import iic_loss
 from contrastlab.methods.base import Batch, StepOutput
@@ -104,13 +104,17 @@ class IIC(nn.Module):
         self, images: Tensor, labels: Tensor, *, device: torch.device, batch_size: int = 512
     ) -> dict[str, float | int]:
         """Hungarian accuracy of head B: the lowest-training-loss sub-head (``cluster_top1``),
-        the best and the mean and standard deviation over sub-heads."""
+        the best and the mean and standard deviation over sub-heads; NMI and ARI of the chosen
+        sub-head (``cluster_nmi``, ``cluster_ari``)."""
         clusters = self.assign(images, device=device, batch_size=batch_size).numpy()
         accs = np.array([hungarian_accuracy(c, labels.numpy()) for c in clusters])
         ema = self.get_buffer("subhead_loss")
         chosen = 0 if bool(ema.isnan().all()) else int(torch.nan_to_num(ema, nan=np.inf).argmin())
+        chosen_scores = cluster_scores(clusters[chosen], labels.numpy())
         return {
             "cluster_top1": float(accs[chosen]),
+            "cluster_nmi": chosen_scores["nmi"],
+            "cluster_ari": chosen_scores["ari"],
             "cluster_subhead": chosen,
             "cluster_top1_best": float(accs.max()),
             "cluster_top1_mean": float(accs.mean()),
