@@ -149,3 +149,19 @@ def rotate_quarters(images: torch.Tensor, quarters: torch.Tensor) -> torch.Tenso
         if len(rows):
             out[rows] = torch.rot90(images[rows], k, dims=(-2, -1))
     return out
+
+
+def random_crop_flip(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    scale: tuple[float, float] = (0.5, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """The light augmentation of supervised training and linear probes: a random resized crop
+    (torchvision's rule, see `sample_crop_boxes`) back to the input size and a horizontal flip
+    with probability 1/2, for a batch of floating (B, C, H, W) images, drawn from ``generator``."""
+    n, (height, width) = images.shape[0], images.shape[-2:]
+    crop = sample_crop_boxes(n, generator, (height, width), scale, ratio)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return resized_crop(images, crop, flip, height)
