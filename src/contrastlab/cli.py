@@ -51,12 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser(
-        "eval", help="kNN and linear probe of a trained encoder vs random init"
+        "eval",
+        help="kNN, linear probe, retrieval, clustering, few-label fine-tuning vs random init",
     )
     evaluate.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     _data_flags(evaluate)
     evaluate.add_argument(
-        "--out", help="write the figures as JSON here (default: RUN_DIR/eval.json)"
+        "--protocol",
+        action="append",
+        metavar="NAME",
+        help="knn, linear, retrieval, clustering, finetune or all; repeat or comma-separate "
+        "(default: the recipe's eval.protocols: all but finetune)",
+    )
+    evaluate.add_argument(
+        "--out", help="write the figures as JSON here (default: merged into RUN_DIR/metrics.json)"
     )
     evaluate.add_argument(
         "--no-baseline", action="store_true", help="skip the random-init baseline"
@@ -67,6 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="which features to evaluate: backbone (default) or a method's own, e.g. looc++",
     )
     evaluate.set_defaults(func=_eval)
+
+    embed = commands.add_parser(
+        "embed", help="write a trained encoder's features (npz/parquet) and a 2-D map (PNG)"
+    )
+    embed.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
+    _data_flags(embed)
+    embed.add_argument(
+        "--out",
+        metavar="FILE",
+        help="features file, .npz or .parquet (default: RUN_DIR/embeddings/SPLIT.npz)",
+    )
+    embed.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="embed the held-out split (default) or the training split",
+    )
+    embed.add_argument(
+        "--map",
+        dest="map_method",
+        choices=("auto", "tsne", "umap", "none"),
+        default="auto",
+        help="2-D map beside the features: t-SNE, UMAP (when installed; auto prefers it) or none",
+    )
+    embed.add_argument(
+        "--representation",
+        metavar="NAME",
+        help="which features: backbone (default) or a method's own, e.g. embedding, looc++",
+    )
+    embed.set_defaults(func=_embed)
 
     recipes = commands.add_parser("recipes", help="list the bundled recipes")
     recipes.set_defaults(func=_recipes)
@@ -99,6 +137,12 @@ def _eval(args: argparse.Namespace) -> int:
     from contrastlab.commands.evaluate import run_eval
 
     return run_eval(args)
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from contrastlab.commands.embed import run_embed
+
+    return run_embed(args)
 
 
 def _recipes(args: argparse.Namespace) -> int:

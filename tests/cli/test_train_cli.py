@@ -51,12 +51,19 @@ def test_eval_reproduces_the_figures_of_train(tmp_path: Path, tiny_args: list[st
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--epochs", "1", *tiny_args]) == 0
     trained = json.loads((out / "metrics.json").read_text())
+    (out / "metrics.json").unlink()  # eval writes it anew
     assert main(["eval", str(out), "--set", "train.progress=false"]) == 0
-    again = json.loads((out / "eval.json").read_text())
-    for key in ("knn_top1", "linear_top1", "random_knn_top1", "random_linear_top1"):
+    again = json.loads((out / "metrics.json").read_text())
+    for key in trained["protocols"]["knn"]:
+        assert again["protocols"]["knn"][key] == trained["protocols"]["knn"][key], key
+    figures = [
+        key for key in trained if key.startswith(("knn_", "linear_", "retrieval_", "kmeans_"))
+    ]
+    assert len(figures) > 10
+    for key in figures + ["random_" + key for key in figures]:
         assert again[key] == pytest.approx(trained[key], abs=1e-9), key
     # A checkpoint file works as well as its run directory.
-    target = tmp_path / "eval.json"
+    target = tmp_path / "figures.json"
     assert (
         main(["eval", str(out / "checkpoints" / "last.pt"), "--no-baseline", "--out", str(target)])
         == 0

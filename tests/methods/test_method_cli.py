@@ -81,7 +81,7 @@ def test_method_trains_and_resumes_exactly(
         assert ma["cluster_top1"] == mb["cluster_top1"] and 0.0 <= ma["cluster_top1"] <= 1.0
         # `contrastlab eval` of the run gives the same clustering figures as training did.
         assert main(["eval", str(straight), "--no-baseline"]) == 0
-        again = json.loads((straight / "eval.json").read_text())
+        again = json.loads((straight / "metrics.json").read_text())
         for key in ("cluster_top1", "cluster_top1_mean", "cluster_subhead"):
             assert again[key] == ma[key], key
     if method == "moco":
@@ -93,8 +93,9 @@ def test_method_trains_and_resumes_exactly(
         assert {f"{p}rotation_top1{n}" for p in ("", "random_") for n in names} <= set(ma)
         assert all(ma[f"rotation_top1{n}"] == mb[f"rotation_top1{n}"] for n in names)
         assert main(["eval", str(straight), "--no-baseline", "--representation", "looc++"]) == 0
-        again = json.loads((straight / "eval.json").read_text())
+        again = json.loads((straight / "metrics.json").read_text())
         assert again["representation"] == "looc++"
+        assert "random_knn_top1" not in again  # no stale figure of the backbone's twin
         assert again["feature_dim"] == 3 * ma["feature_dim"]  # each head's hidden layer
         assert main(["eval", str(straight), "--representation", "z_texture"]) == 2
 

@@ -1,75 +1,146 @@
-"""`contrastlab eval RUN_DIR_OR_CHECKPOINT`: the frozen-feature protocols on any trained encoder."""
+"""`contrastlab eval RUN_DIR_OR_CHECKPOINT`: the evaluation suite on any trained encoder.
+
+`evaluate_run` is the same as a Python function: it returns the figures and, for a run
+directory, merges them into the run's ``metrics.json`` (or writes them to ``out``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from contrastlab.commands.datasets import prepare_data
 from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
+from contrastlab.commands.loading import LoadedModel, load_model
 from contrastlab.commands.train import overrides_from
-from contrastlab.config import apply_overrides, build_recipe
-from contrastlab.errors import CheckpointError, DataError
-from contrastlab.methods import build_method, method_representation
+from contrastlab.config.evaluation import PROTOCOLS
+from contrastlab.errors import ConfigError, DataError
+from contrastlab.evaluate.suite import protocol_keys
+from contrastlab.methods import method_representation
 from contrastlab.report import results_table
-from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
-from contrastlab.train.rundir import RunDir
-from contrastlab.train.trainer import resolve_device
+from contrastlab.train.checkpoint import atomic_write_text
 
 
-def checkpoint_path(target: Path) -> tuple[Path, RunDir | None]:
-    """A run directory's ``checkpoints/last.pt``, or the checkpoint file itself."""
-    if target.is_dir():
-        run = RunDir.open(target)
-        if not run.checkpoint.is_file():
-            raise CheckpointError(f"{target} has no checkpoint yet (checkpoints/last.pt)")
-        return run.checkpoint, run
-    if target.is_file():
-        return target, None
-    raise CheckpointError(f"no run directory or checkpoint at {target}")
+def parse_protocols(values: Sequence[str] | None) -> list[str] | None:
+    """``--protocol knn --protocol linear,retrieval`` or ``all`` -> the names, in suite order."""
+    if not values:
+        return None
+    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
+    if "all" in names:
+        return list(PROTOCOLS)
+    unknown = sorted(names - set(PROTOCOLS))
+    if unknown:
+        raise ConfigError(
+            f"unknown protocol {', '.join(unknown)}; valid: {', '.join(PROTOCOLS)}, all"
+        )
+    return [name for name in PROTOCOLS if name in names]
 
 
-def run_eval(args: argparse.Namespace) -> int:
-    path, run = checkpoint_path(Path(args.target))
-    state = load_checkpoint(path)
-    recipe = build_recipe(apply_overrides(state["recipe"], overrides_from(args)))
-    device = resolve_device(recipe.train.device)
-    method = build_method(recipe)
-    name = recipe.eval.representation
-    method_representation(method, name)  # a bad name fails before any data is read
-    try:
-        method.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path} does not fit its own recipe: {str(exc).splitlines()[0]}"
-        ) from None
+def evaluate_run(
+    target: str | Path,
+    *,
+    protocols: Sequence[str] | None = None,
+    overrides: Sequence[tuple[str, Any]] = (),
+    baseline: bool = True,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate a run directory or checkpoint; return the figures (``metrics.json``'s keys).
+
+    ``protocols``: any of knn, linear, retrieval, clustering, finetune (default: the recipe's
+    ``eval.protocols``); ``overrides``: recipe keys, e.g. ``[("data.source", "digits"),
+    ("eval.knn_k", 20)]``; ``baseline``: also evaluate the random-init twin. The figures are
+    written to ``out`` when given, else merged into a run directory's ``metrics.json``.
+    """
+    pairs = list(overrides)
+    if protocols is not None:
+        pairs.append(("eval.protocols", list(parse_protocols(list(protocols)) or [])))
+    loaded = load_model(target, pairs)
+    return _evaluate(loaded, baseline, Path(out) if out else None)
+
+
+def _evaluate(loaded: LoadedModel, baseline: bool, out: Path | None) -> dict[str, Any]:
+    recipe, device = loaded.recipe, loaded.device
     data = prepare_data(recipe.data, progress=recipe.train.progress)
     if data.test is None:
         raise DataError(
             f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
         )
-    random = None if args.no_baseline else build_method(recipe)
-    random_encoder = None if random is None else method_representation(random, name).to(device)
+    random = loaded.random_twin() if baseline else None
+    random_encoder = None
+    if random is not None:
+        random_encoder = method_representation(random, recipe.eval.representation).to(device)
+    into_run = loaded.run is not None and out is None
+    figures = loaded.run.figures if into_run and loaded.run else None
+    tables = loaded.run.path if into_run and loaded.run else None
     metrics: dict[str, Any] = {
-        "checkpoint": str(path),
-        "epochs": state["epoch"],
+        "checkpoint": str(loaded.checkpoint),
+        "epochs": loaded.epoch,
         "data": recipe.data.source,
         "eval_data": data.eval_note,
-        "representation": name,
+        "representation": recipe.eval.representation,
     }
-    encoder = method_representation(method, name).to(device)
-    metrics.update(evaluate_with_baseline(recipe, encoder, random_encoder, data, device))
-    metrics.update(method_metrics(recipe, method, random, data, device))
-    out = Path(args.out) if args.out else (run.path / "eval.json" if run else None)
+    metrics.update(
+        evaluate_with_baseline(
+            recipe,
+            loaded.representation(),
+            random_encoder,
+            data,
+            device,
+            figures=figures,
+            tables=tables,
+        )
+    )
+    metrics.update(method_metrics(recipe, loaded.method, random, data, device))
+    for params in metrics["protocols"].values():  # what each protocol's figures were measured on
+        params.update(
+            data=recipe.data.source, eval_data=data.eval_note, checkpoint_epoch=loaded.epoch
+        )
     if out is not None:
         atomic_write_text(out, json.dumps(metrics, indent=2) + "\n")
+    elif loaded.run is not None:
+        _merge_into(loaded.run.metrics_json, metrics)
+    return metrics
+
+
+def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
+    """Update ``path`` (a run's metrics.json) with ``metrics``: every earlier figure of the
+    protocols run now is removed (random-init ones included, so a ``--no-baseline`` evaluation
+    leaves no stale twin), the other protocols' figures stay, and so do the training figures;
+    ``protocols`` entries are merged the same way."""
+    merged: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            merged = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise DataError(f"{path} is not valid JSON; move it aside and evaluate again") from None
+    protocols = {**merged.get("protocols", {}), **metrics["protocols"]}
+    for name in metrics["protocols"]:  # no stale figure of a protocol run now survives
+        for key in protocol_keys(name, list(merged)):
+            del merged[key]
+    merged.update(metrics)
+    merged["protocols"] = protocols
+    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    pairs = overrides_from(args)
+    protocols = parse_protocols(args.protocol)
+    if protocols is not None:
+        pairs.append(("eval.protocols", protocols))
+    loaded = load_model(args.target, pairs)
+    out = Path(args.out) if args.out else None
+    metrics = _evaluate(loaded, not args.no_baseline, out)
     print(
-        f"{path} (epoch {state['epoch']}), held-out data: {data.eval_note} "
+        f"{loaded.checkpoint} (epoch {loaded.epoch}), held-out data: {metrics['eval_data']} "
         f"({metrics['n_test']} images)\n"
     )
-    print(results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature))
-    if out is not None:
-        print(f"\nwritten to {out}")
+    print(results_table(metrics))
+    written = out or (loaded.run.metrics_json if loaded.run is not None else None)
+    if written is not None:
+        print(f"\nwritten to {written}")
+    else:
+        print("\nnot written to a file: a bare checkpoint has no run directory (give --out FILE)")
     return 0

@@ -1,10 +1,12 @@
-"""Evaluating an encoder and its random-init twin with the same protocols, plus what a method
-evaluates of its own (IIC's cluster assignments) and the rotation probe (``eval.rotation_probe``)
-on every representation of a method."""
+"""Evaluating an encoder and its random-init twin with the same protocols (the suite of
+``eval.protocols``), plus what a method evaluates of its own (IIC's cluster assignments) and the
+rotation probe (``eval.rotation_probe``) on every representation of a method."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,10 +14,26 @@ from torch import nn
 
 from contrastlab.commands.datasets import PreparedData
 from contrastlab.config.schema import Recipe
-from contrastlab.evaluate import evaluate_encoder
 from contrastlab.evaluate.rotation import rotation_probe
+from contrastlab.evaluate.suite import EvalData, SuiteOptions, protocol_params, run_protocols
 from contrastlab.methods import method_representations
 from contrastlab.models import channels_last_allowed
+
+
+def eval_data(data: PreparedData) -> EvalData:
+    """The suite's view of decoded data with a held-out split."""
+    assert data.test is not None
+    num_classes = max(
+        len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1
+    )
+    return EvalData(
+        data.train.images,
+        data.train.labels,
+        data.test.images,
+        data.test.labels,
+        num_classes,
+        tuple(data.train.classes),
+    )
 
 
 def evaluate_with_baseline(
@@ -24,35 +42,35 @@ def evaluate_with_baseline(
     random_encoder: nn.Module | None,
     data: PreparedData,
     device: torch.device,
+    *,
+    figures: Path | None = None,
+    tables: Path | None = None,
 ) -> dict[str, Any]:
-    """kNN and linear-probe figures for ``encoder`` (keys ``knn_top1``, ``linear_top1``, ...)
-    and, when given, the same figures for ``random_encoder`` under the ``random_`` prefix."""
-    assert data.test is not None
-    ev = recipe.eval
-    num_classes = max(
-        len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1
-    )
+    """Every protocol of ``recipe.eval.protocols`` on ``encoder`` (keys ``knn_top1``, ...) and,
+    when given, on ``random_encoder`` under the ``random_`` prefix; the parameters of each
+    protocol under ``protocols``. For the trained encoder only, the retrieval picture goes to
+    ``figures/retrieval.png`` and the per-query retrieval figures to
+    ``tables/retrieval_per_query.csv`` when those folders are given."""
+    suite = eval_data(data)
     start = time.perf_counter()
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"protocols": protocol_params(recipe.eval, suite.num_classes)}
     for prefix, model in (("", encoder), ("random_", random_encoder)):
         if model is None:
             continue
-        result = evaluate_encoder(
-            model,
-            data.train.images,
-            data.train.labels,
-            data.test.images,
-            data.test.labels,
-            num_classes=num_classes,
+        if recipe.train.progress:
+            who = "random-init encoder" if prefix else "trained encoder"
+            print(f"evaluating the {who}: {', '.join(recipe.eval.protocols)}", file=sys.stderr)
+        options = SuiteOptions(
             device=device,
-            k=ev.knn_k,
-            temperature=ev.knn_temperature,
             seed=recipe.train.seed,
-            batch_size=ev.batch_size,
             channels_last=channels_last_allowed(recipe.train.channels_last, device),
+            progress=recipe.train.progress,
+            figures=None if prefix else figures,
+            tables=None if prefix else tables,
         )
-        out.update(result.as_dict(prefix))
-    out["eval_seconds"] = time.perf_counter() - start
+        result = run_protocols(model, suite, recipe.eval, options)
+        out.update({prefix + key: value for key, value in result.items()})
+    out["eval_seconds"] = round(time.perf_counter() - start, 2)
     return out
 
 

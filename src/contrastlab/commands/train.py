@@ -99,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.train_seconds, 2),
     }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
-    metrics.update(_evaluate(recipe, method, data, device, progress))
+    metrics.update(_evaluate(recipe, method, data, device, run))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
     _print_summary(recipe, metrics, data, run)
@@ -139,17 +139,21 @@ def check_labels_for(recipe: Recipe, data: ImageTensors) -> None:
 
 
 def _evaluate(
-    recipe: Recipe, method: Any, data: PreparedData, device: Any, progress: bool
+    recipe: Recipe, method: Any, data: PreparedData, device: Any, run: RunDir
 ) -> dict[str, Any]:
     if data.test is None:
         return {"n_train": len(data.train)}
-    _say(progress, f"evaluating on {data.eval_note} ...")
+    _say(recipe.train.progress, f"evaluating on {data.eval_note} ...")
     name = recipe.eval.representation
     random = build_method(recipe) if recipe.eval.random_baseline else None
     random_encoder = None if random is None else method_representation(random, name).to(device)
     encoder = method_representation(method, name)
     out: dict[str, Any] = {"representation": name}
-    out.update(evaluate_with_baseline(recipe, encoder, random_encoder, data, device))
+    out.update(
+        evaluate_with_baseline(
+            recipe, encoder, random_encoder, data, device, figures=run.figures, tables=run.path
+        )
+    )
     out.update(method_metrics(recipe, method, random, data, device))
     return out
 
@@ -158,9 +162,9 @@ def _print_summary(
     recipe: Recipe, metrics: dict[str, Any], data: PreparedData, run: RunDir
 ) -> None:
     print(f"\n{recipe.name}: {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s")
-    if "knn_top1" in metrics:
+    if "n_test" in metrics:
         print(f"held-out data: {data.eval_note} ({metrics['n_test']} images)\n")
-        print(results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature))
+        print(results_table(metrics))
     else:
         print(f"no evaluation: {data.eval_note}")
     print(f"\nreport: {run.report}")

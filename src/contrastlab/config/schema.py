@@ -11,15 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contrastlab.augment import SimCLRAugment
-from contrastlab.errors import ConfigError
+from contrastlab.config.checks import check as _check
+from contrastlab.config.evaluation import EvalConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _check(ok: bool, key: str, rule: str, value: object) -> None:
-    if not ok:
-        raise ConfigError(f"{key} must be {rule}, got {value!r}")
 
 
 @dataclass
@@ -247,23 +243,6 @@ class TrainConfig:
         _check(self.log_every >= 1, "train.log_every", "at least 1", self.log_every)
         ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
-
-
-@dataclass
-class EvalConfig:
-    """Frozen-feature evaluation at the end of training and in `contrastlab eval`."""
-
-    knn_k: int = 200
-    knn_temperature: float = 0.1
-    random_baseline: bool = True
-    batch_size: int = 512
-    representation: str = "backbone"  # which features: backbone, or a method's own (looc++)
-    rotation_probe: bool = False  # also score a 4-way rotation probe on every representation
-
-    def validate(self) -> None:
-        _check(self.knn_k >= 1, "eval.knn_k", "at least 1", self.knn_k)
-        _check(self.knn_temperature > 0, "eval.knn_temperature", "> 0", self.knn_temperature)
-        _check(self.batch_size >= 1, "eval.batch_size", "at least 1", self.batch_size)
 
 
 @dataclass

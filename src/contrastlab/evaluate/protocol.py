@@ -1,4 +1,5 @@
-"""Both frozen-feature protocols on one encoder: weighted kNN and a linear probe.
+"""Both frozen-feature protocols on one encoder: weighted kNN and a linear probe (the two that
+run at the end of every training; :mod:`contrastlab.evaluate.suite` runs any set of protocols).
 
 Features of a labelled training split form the memory bank / probe training set, features of a
 held-out split are the queries (Wu et al. 2018 for kNN; Chen et al. 2020, appendix B.5 for the
@@ -12,11 +13,10 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor, nn
 
+from contrastlab.config.evaluation import EvalConfig
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
-from contrastlab.evaluate.features import extract_features
-from contrastlab.evaluate.knn import knn_accuracy
-from contrastlab.evaluate.linear import linear_probe
+from contrastlab.evaluate.suite import EvalData, SuiteOptions, run_protocols
 
 __all__ = ["EvalResult", "evaluate_encoder"]
 
@@ -73,27 +73,18 @@ def evaluate_encoder(
             f"{tuple(train_images.shape[1:])} vs {tuple(test_images.shape[1:])}"
         )
 
-    def features(images: Tensor) -> Tensor:
-        return extract_features(
-            encoder, images, batch_size=batch_size, device=device, channels_last=channels_last
-        )
-
-    train, test = features(train_images), features(test_images)
-    knn = knn_accuracy(
-        train.to(device),
-        y_train,
-        test.to(device),
-        y_test,
-        num_classes=num_classes,
-        k=k,
-        temperature=temperature,
+    config = EvalConfig(
+        protocols=("knn", "linear"), batch_size=batch_size, knn_k=k, knn_temperature=temperature
     )
-    probe = linear_probe(train, y_train, test, y_test, seed=seed)
+    config.validate()
+    options = SuiteOptions(device=device, seed=seed, channels_last=channels_last)
+    data = EvalData(train_images, y_train, test_images, y_test, num_classes)
+    figures = run_protocols(encoder, data, config, options)
     return EvalResult(
-        knn_top1=knn,
-        linear_top1=probe.top1,
-        linear_c=probe.c,
-        n_train=train.shape[0],
-        n_test=test.shape[0],
-        feature_dim=train.shape[1],
+        knn_top1=figures["knn_top1"],
+        linear_top1=figures["linear_top1"],
+        linear_c=figures["linear_c"],
+        n_train=figures["n_train"],
+        n_test=figures["n_test"],
+        feature_dim=figures["feature_dim"],
     )

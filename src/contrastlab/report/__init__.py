@@ -1,6 +1,7 @@
 """Reports and figures."""
 
 from contrastlab.report.figures import loss_curve
-from contrastlab.report.run_report import results_table, write_report
+from contrastlab.report.results_table import results_table
+from contrastlab.report.run_report import write_report
 
 __all__ = ["loss_curve", "results_table", "write_report"]

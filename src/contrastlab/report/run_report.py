@@ -8,33 +8,9 @@ from typing import Any
 from contrastlab.config.load import dump_recipe
 from contrastlab.config.schema import Recipe
 from contrastlab.report.figures import loss_curve
+from contrastlab.report.results_table import results_table
 from contrastlab.train.checkpoint import atomic_write_text
 from contrastlab.train.rundir import RunDir
-
-
-def results_table(metrics: Mapping[str, Any], *, k: int, temperature: float) -> str:
-    """A markdown table of top-1 accuracy: the trained encoder beside the random-init one."""
-
-    def cell(key: str) -> str:
-        value = metrics.get(key)
-        return "—" if value is None else f"{value:.3f}"
-
-    rows = [
-        ("kNN top-1", "knn_top1", f"weighted, k={k}, t={temperature}"),
-        ("linear probe top-1", "linear_top1", "logistic regression on frozen features"),
-    ]
-    lines = ["| protocol | trained | random init | notes |", "|---|---:|---:|---|"]
-    if "cluster_top1" in metrics:
-        rows.append(
-            ("cluster accuracy", "cluster_top1", "head B, lowest-loss sub-head, Hungarian-matched")
-        )
-    rotations = sorted(k for k in metrics if k.startswith("rotation_top1"))
-    for key in rotations:
-        space = key.removeprefix("rotation_top1").removeprefix("_") or "backbone"
-        rows.append((f"rotation probe ({space})", key, "4-way, linear, chance 0.25"))
-    for label, key, note in rows:
-        lines.append(f"| {label} | {cell(key)} | {cell('random_' + key)} | {note} |")
-    return "\n".join(lines)
 
 
 def write_report(
@@ -61,10 +37,8 @@ def write_report(
     if recipe.gpu_recipe:
         parts.append(f"- full-size recipe for a GPU: `{recipe.gpu_recipe}`")
     parts += ["", "## Results", ""]
-    if "knn_top1" in metrics:
-        parts.append(
-            results_table(metrics, k=recipe.eval.knn_k, temperature=recipe.eval.knn_temperature)
-        )
+    if "n_test" in metrics:
+        parts.append(results_table(metrics))
         parts.append("")
         parts.append(
             "The random-init encoder is the trained encoder's own starting point (same seed), "
@@ -72,6 +46,8 @@ def write_report(
         )
     else:
         parts.append(f"No evaluation: {eval_note}.")
+    if (run.figures / "retrieval.png").is_file():
+        parts += ["", "## Retrievals", "", "![top-k retrievals](figures/retrieval.png)"]
     if figure is not None:
         parts += ["", "## Training loss", "", f"![loss curve]({figure.relative_to(run.path)})"]
     parts += ["", "## Recipe", "", "```yaml", dump_recipe(recipe).rstrip(), "```", ""]
