@@ -49,3 +49,20 @@ def test_refuses_pickled_objects_and_garbage(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(1)}, other)
     with pytest.raises(CheckpointError, match="not a contrastlab checkpoint"):
         load_checkpoint(other)
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path: Path) -> None:
+    """mkstemp's temporary file is 0600; the renamed result follows the umask like open()."""
+    import os
+    import stat
+
+    from contrastlab.train.checkpoint import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "metrics.json", "{}")
+        (tmp_path / "plain.json").write_text("{}")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.json").stat().st_mode) == 0o644

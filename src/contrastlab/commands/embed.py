@@ -99,7 +99,8 @@ def run_embed(args: argparse.Namespace) -> int:
     )
     if coords is not None:
         title = (
-            f"{recipe.method.name} {recipe.model.backbone} {recipe.eval.representation}, "
+            f"{recipe.method.name} {recipe.model.backbone} x{recipe.model.width:g} "
+            f"{recipe.eval.representation}, "
             f"{args.split} split, epoch {loaded.epoch} ({MAP_NAMES[map_used]})"
         )
         png = plot_map(
