@@ -114,12 +114,26 @@ def test_sgd_probe_from_the_command_line(run_dir: Path) -> None:
     assert "linear_c" not in metrics
 
 
+def test_other_data_drops_the_run_source_options(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run trained on shapes with shapes' own options (n_train, n_test); evaluating it on
+    digits must not hand those options to the digits source."""
+    out = run_dir / "digits.json"
+    args = ["eval", str(run_dir), "--data", "digits", "--protocol", "knn", "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    figures = json.loads(out.read_text())
+    assert figures["data"] == "digits" and figures["n_test"] == 540
+    assert figures["protocols"]["knn"]["data"] == "digits"
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
         (["--protocol", "knn,bogus"], "unknown protocol bogus; valid: knn, linear"),
         (["--set", "eval.knn_vote=median"], "eval.knn_vote must be one of weighted, majority"),
         (["--set", "eval.finetune_fractions=[0]"], "eval.finetune_fractions must be fractions"),
+        (["--set", "eval.linear_augment=true"], "eval.linear_solver must be sgd when"),
     ],
 )
 def test_bad_protocol_settings_exit_2(

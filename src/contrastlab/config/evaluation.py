@@ -90,6 +90,13 @@ class EvalConfig:
         check(
             self.cluster_restarts >= 1, "eval.cluster_restarts", "at least 1", self.cluster_restarts
         )
+        if self.linear_augment:
+            check(
+                self.linear_solver == "sgd",
+                "eval.linear_solver",
+                "sgd when eval.linear_augment is true (L-BFGS fits fixed features)",
+                self.linear_solver,
+            )
         fr = self.finetune_fractions
         ok = len(fr) > 0 and all(0 < f <= 1 for f in fr)
         check(ok, "eval.finetune_fractions", "fractions in (0, 1]", fr)
