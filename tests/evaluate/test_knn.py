@@ -309,3 +309,19 @@ def test_faiss_backend_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ContrastlabError, match="pip install faiss-cpu"):
         knn_predict(x, torch.tensor([0, 1, 0, 1]), x, num_classes=2, backend="faiss")
     assert neighbours.resolve_backend("auto") == "torch"
+
+
+def test_similarity_blocks_are_bounded_without_changing_the_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tiny block budget (one query row per block, as for a huge bank) gives the same votes."""
+    import contrastlab.evaluate.neighbours as neighbours
+
+    gen = torch.Generator().manual_seed(14)
+    train, test = torch.randn(300, 8, generator=gen), torch.randn(70, 8, generator=gen)
+    labels = torch.randint(0, 5, (300,), generator=gen)
+    expected = knn_predict(train, labels, test, num_classes=5, k=30)
+    monkeypatch.setattr(neighbours, "BLOCK_ELEMENTS", 301)
+    assert torch.equal(knn_predict(train, labels, test, num_classes=5, k=30), expected)
+    sims, idx = neighbours.nearest_neighbours(test, train, 30)
+    assert sims.shape == idx.shape == (70, 30)

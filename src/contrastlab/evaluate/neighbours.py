@@ -2,8 +2,9 @@
 
 Shared by the kNN classifier and the retrieval metrics. Features are L2-normalised and compared by
 inner product (the cosine). The search is exact either way: torch computes one
-(chunk x bank) similarity block at a time, so memory is O(chunk_size x N_bank) whatever the number
-of queries; faiss (``faiss-cpu``, when installed) uses a flat inner-product index, which needs no
+(rows x bank) similarity block at a time, with at most ``chunk_size`` rows and at most
+``BLOCK_ELEMENTS`` (2^26, 256 MiB in float32) entries, so the block's memory is bounded whatever
+the numbers of queries and bank items; faiss (``faiss-cpu``, when installed) uses a flat inner-product index, which needs no
 similarity matrix at all.
 
 Ties: with torch, neighbours tied in similarity come in bank order (lower index first), also
@@ -27,6 +28,8 @@ __all__ = ["Backend", "faiss_available", "nearest_neighbours", "resolve_backend"
 
 Backend = Literal["auto", "torch", "faiss"]
 
+BLOCK_ELEMENTS = 2**26  # largest similarity block the torch search builds (256 MiB in float32)
+
 
 def faiss_available() -> bool:
     """Whether the optional ``faiss`` package can be imported."""
@@ -48,18 +51,22 @@ def resolve_backend(backend: str) -> Literal["torch", "faiss"]:
 
 
 def _stable_top_k(sim: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """The ``k`` largest similarities per row and their columns, ties to the lower column."""
-    values, indices = sim.topk(k, dim=1)
-    # Rows where samples tied with the k-th neighbour straddle the cut-off (or tie inside the
-    # top k): topk's order among them is unspecified, so re-rank those rows with a stable sort.
-    ambiguous = (sim >= values[:, -1:]).sum(dim=1) > k
-    if k > 1:
-        ambiguous |= (values[:, 1:] == values[:, :-1]).any(dim=1)
-    if bool(ambiguous.any()):
-        rows = ambiguous.nonzero().squeeze(1)
-        order = sim[rows].sort(dim=1, descending=True, stable=True)
-        values[rows] = order.values[:, :k]
-        indices[rows] = order.indices[:, :k]
+    """The ``k`` largest similarities per row and their columns, ties to the lower column.
+
+    ``topk``'s order among equal values is unspecified, so rows with a tie inside the top k or
+    straddling the cut-off (the (k+1)-th value equals the k-th) are re-ranked with a stable
+    sort, 64 rows at a time; memory stays O(rows x k) plus that of ``sim`` itself.
+    """
+    extra = int(k < sim.shape[1])
+    values, indices = sim.topk(k + extra, dim=1)
+    ambiguous = (values[:, 1:] == values[:, :-1]).any(dim=1)
+    values, indices = values[:, :k].contiguous(), indices[:, :k].contiguous()
+    rows = ambiguous.nonzero().squeeze(1)
+    for start in range(0, len(rows), 64):
+        group = rows[start : start + 64]
+        order = sim[group].sort(dim=1, descending=True, stable=True)
+        values[group] = order.values[:, :k]
+        indices[group] = order.indices[:, :k]
     return values, indices
 
 
@@ -101,11 +108,13 @@ def nearest_neighbours(
     dtype = torch.float64 if both_double else torch.float32
     normed_bank = F.normalize(bank.to(device=device, dtype=dtype), dim=1)
     sims, indices = [], []
-    for start in range(0, queries.shape[0], chunk_size):
-        block = F.normalize(queries[start : start + chunk_size].to(dtype), dim=1) @ normed_bank.T
+    rows_per_block = max(1, min(chunk_size, BLOCK_ELEMENTS // bank.shape[0]))
+    for start in range(0, queries.shape[0], rows_per_block):
+        chunk = queries[start : start + rows_per_block]
+        block = F.normalize(chunk.to(dtype), dim=1) @ normed_bank.T
         if exclude_self:
-            rows = torch.arange(block.shape[0], device=device)
-            block[rows, rows + start] = -torch.inf
+            own = torch.arange(block.shape[0], device=device)
+            block[own, own + start] = -torch.inf
         values, idx = _stable_top_k(block, k)
         sims.append(values)
         indices.append(idx)
