@@ -4,8 +4,8 @@ Shared by the kNN classifier and the retrieval metrics. Features are L2-normalis
 inner product (the cosine). The search is exact either way: torch computes one
 (rows x bank) similarity block at a time, with at most ``chunk_size`` rows and at most
 ``BLOCK_ELEMENTS`` (2^26, 256 MiB in float32) entries, so the block's memory is bounded whatever
-the numbers of queries and bank items; faiss (``faiss-cpu``, when installed) uses a flat inner-product index, which needs no
-similarity matrix at all.
+the numbers of queries and bank items; faiss (``faiss-cpu``, when installed) uses a flat
+inner-product index, which needs no similarity matrix at all.
 
 Ties: with torch, neighbours tied in similarity come in bank order (lower index first), also
 across the k-th place; faiss orders ties its own way, so the two backends can differ only where
