@@ -106,6 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     embed.set_defaults(func=_embed)
 
+    analyze = commands.add_parser(
+        "analyze", help="diagnostics: which factors a representation keeps (suppression), ..."
+    )
+    analyze.add_argument("kind", metavar="KIND", help="suppression")
+    analyze.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
+    _data_flags(analyze)
+    analyze.add_argument(
+        "--out", metavar="DIR", help="write KIND.json and figures here (default: the run directory)"
+    )
+    analyze.add_argument("--no-baseline", action="store_true", help="skip the random-init encoder")
+    analyze.add_argument(
+        "--representation",
+        metavar="NAME",
+        help="which features: backbone (default) or a method's own, e.g. embedding",
+    )
+    analyze.add_argument(
+        "--factors", metavar="A,B", help="suppression: only these factors (default: all)"
+    )
+    analyze.set_defaults(func=_analyze)
+
     recipes = commands.add_parser("recipes", help="list the bundled recipes")
     recipes.set_defaults(func=_recipes)
     return parser
@@ -143,6 +163,12 @@ def _embed(args: argparse.Namespace) -> int:
     from contrastlab.commands.embed import run_embed
 
     return run_embed(args)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from contrastlab.commands.analyze import run_analyze
+
+    return run_analyze(args)
 
 
 def _recipes(args: argparse.Namespace) -> int:

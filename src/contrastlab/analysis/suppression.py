@@ -21,6 +21,7 @@ R^2 can be negative on the test split when a read-out does worse than the mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,10 +84,10 @@ def _regression_r2(
 
 def factor_decodability(
     train_features: Tensor | np.ndarray,
-    train_factors: dict[str, Tensor | np.ndarray],
+    train_factors: Mapping[str, Tensor | np.ndarray],
     test_features: Tensor | np.ndarray,
-    test_factors: dict[str, Tensor | np.ndarray],
-    kinds: dict[str, FactorKind],
+    test_factors: Mapping[str, Tensor | np.ndarray],
+    kinds: Mapping[str, FactorKind],
     *,
     seed: int = 0,
 ) -> list[FactorScore]:
@@ -153,9 +154,7 @@ def shapes_factors(meta: dict[str, Tensor], labels: Tensor) -> dict[str, np.ndar
 
     missing = [key for key in SHAPE_KINDS if key != "shape" and key not in meta]
     if missing:
-        raise ContrastlabError(
-            f"not shapes data: its metadata lacks {', '.join(missing)}"
-        )
+        raise ContrastlabError(f"not shapes data: its metadata lacks {', '.join(missing)}")
     out = {key: np.asarray(meta[key], dtype=np.float64) for key in SHAPE_KINDS if key != "shape"}
     out["shape"] = np.asarray(labels, dtype=np.int64)
     period = np.array([2 * math.pi / SHAPE_SYMMETRY[name] for name in CLASSES])[out["shape"]]

@@ -1,0 +1,119 @@
+"""`contrastlab analyze suppression RUN`: which factors a representation keeps, trained vs random.
+
+Every factor the data carries is read out linearly from the frozen features
+(:mod:`contrastlab.analysis.suppression`): the class label, and for the built-in ``shapes`` each
+factor of variation; for other data with numeric metadata, each metadata key as a linear factor.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from contrastlab.analysis.suppression import (
+    SHAPE_KINDS,
+    FactorKind,
+    factor_decodability,
+    shapes_factors,
+)
+from contrastlab.commands.analyze import AnalysisOutput
+from contrastlab.commands.datasets import PreparedData
+from contrastlab.commands.loading import LoadedModel
+from contrastlab.data import ImageTensors
+from contrastlab.errors import ContrastlabError
+from contrastlab.evaluate import extract_features
+from contrastlab.methods import method_representation
+from contrastlab.models import channels_last_allowed
+from contrastlab.report.decodability_bars import decodability_bars
+
+
+def data_factors(
+    data: ImageTensors,
+) -> tuple[dict[str, np.ndarray], dict[str, FactorKind]]:
+    """The factors of ``data`` and their kinds: shapes' own, else the class and the metadata."""
+    if all(key in data.meta for key in SHAPE_KINDS if key != "shape"):
+        return shapes_factors(data.meta, data.labels), dict(SHAPE_KINDS)
+    factors = {"class": data.labels.numpy()}
+    kinds: dict[str, FactorKind] = {"class": "class"}
+    for key, values in sorted(data.meta.items()):
+        factors[key] = values.numpy()
+        kinds[key] = "linear"
+    return factors, kinds
+
+
+def analyze_suppression(
+    loaded: LoadedModel, data: PreparedData, output: AnalysisOutput, args: argparse.Namespace
+) -> dict[str, Any]:
+    assert data.test is not None
+    recipe = loaded.recipe
+    train_factors, kinds = data_factors(data.train)
+    test_factors, _ = data_factors(data.test)
+    if args.factors:
+        wanted = [name.strip() for name in args.factors.split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in kinds]
+        if unknown:
+            raise ContrastlabError(
+                f"unknown factor {', '.join(unknown)}; this data has: {', '.join(kinds)}"
+            )
+        kinds = {name: kinds[name] for name in wanted}
+    encoders = {"trained": loaded.representation()}
+    if not args.no_baseline:
+        twin = loaded.random_twin()
+        encoders["random init"] = method_representation(twin, recipe.eval.representation).to(
+            loaded.device
+        )
+    results: dict[str, Any] = {}
+    for label, encoder in encoders.items():
+
+        def features(images: Any, encoder: Any = encoder) -> Any:
+            return extract_features(
+                encoder,
+                images,
+                batch_size=recipe.eval.batch_size,
+                device=loaded.device,
+                channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
+            )
+
+        scores = factor_decodability(
+            features(data.train.images),
+            train_factors,
+            features(data.test.images),
+            test_factors,
+            kinds,
+            seed=recipe.train.seed,
+        )
+        results[label] = {score.name: score.as_dict() for score in scores}
+    names = list(kinds)
+    first = results["trained"]
+    figure = decodability_bars(
+        names,
+        {label: [results[label][n]["score"] for n in names] for label in results},
+        [first[n]["baseline"] for n in names],
+        [first[n]["metric"] for n in names],
+        output.figures / "suppression.png",
+        title=f"linear read-out of each factor: {recipe.eval.representation} of {recipe.name}",
+    )
+    print("| factor | kind | metric | trained | random init | baseline |")
+    print("|---|---|---|---:|---:|---:|")
+    for name in names:
+        random = results.get("random init", {}).get(name, {}).get("score")
+        cell = "—" if random is None else f"{random:.3f}"
+        row = first[name]
+        print(
+            f"| {name} | {row['kind']} | {row['metric']} | {row['score']:.3f} | {cell} | "
+            f"{row['baseline']:.3f} |"
+        )
+    return {
+        "analysis": "suppression",
+        "checkpoint": str(loaded.checkpoint),
+        "epoch": loaded.epoch,
+        "representation": recipe.eval.representation,
+        "data": recipe.data.source,
+        "eval_data": data.eval_note,
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "factors": results,
+        "figure": str(figure),
+    }
