@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed.set_defaults(func=_embed)
 
     analyze = commands.add_parser(
-        "analyze", help="diagnostics: which factors a representation keeps (suppression), ..."
+        "analyze", help="diagnostics: factor suppression, optimisation speed, ..."
     )
-    analyze.add_argument("kind", metavar="KIND", help="suppression")
+    analyze.add_argument("kind", metavar="KIND", help="suppression or speed")
     analyze.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     _data_flags(analyze)
     analyze.add_argument(
@@ -123,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--factors", metavar="A,B", help="suppression: only these factors (default: all)"
+    )
+    analyze.add_argument(
+        "--fraction",
+        type=float,
+        help="speed: fine-tune on this fraction of the labels (default: the last of "
+        "eval.finetune_fractions)",
+    )
+    analyze.add_argument(
+        "--target-top1",
+        type=float,
+        help="speed: the top-1 to reach (default: the random-init run's final top-1)",
+    )
+    analyze.add_argument(
+        "--every", type=int, default=1, help="speed: measure the test top-1 every N epochs"
     )
     analyze.set_defaults(func=_analyze)
 

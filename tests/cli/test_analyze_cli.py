@@ -50,10 +50,23 @@ def test_suppression_of_chosen_factors_into_a_folder(run: Path, tmp_path: Path) 
     assert (out / "suppression.png").is_file()
 
 
+def test_speed_writes_both_learning_curves(run: Path) -> None:
+    args = ["analyze", "speed", str(run), "--set", "eval.finetune_epochs=2", "--fraction", "0.5"]
+    assert main([*args, "--set", "train.progress=false"]) == 0
+    result = json.loads((run / "analysis" / "speed.json").read_text())
+    for label in ("pretrained", "random init"):
+        curve = result["curves"][label]
+        assert [row["epoch"] for row in curve] == [0, 1, 2]
+    assert result["fraction"] == 0.5 and result["finetune"]["epochs"] == 2
+    assert result["target_top1"] == result["curves"]["random init"][-1]["top1"]
+    assert (run / "figures" / "speed.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["analyze", "wobble", "RUN"], "unknown analysis 'wobble'; valid: suppression"),
+        (["analyze", "wobble", "RUN"], "unknown analysis 'wobble'; valid: suppression, speed"),
+        (["analyze", "speed", "RUN", "--fraction", "2"], "--fraction must be in (0, 1]"),
         (["analyze", "suppression", "RUN", "--factors", "hue"], "unknown factor hue"),
         (["analyze", "suppression", "CKPT"], "give --out DIR"),
     ],

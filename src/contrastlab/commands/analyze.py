@@ -14,7 +14,7 @@ from contrastlab.commands.loading import LoadedModel, load_model_from_args
 from contrastlab.errors import ContrastlabError, DataError
 from contrastlab.train.checkpoint import atomic_write_text
 
-ANALYSES = ("suppression",)
+ANALYSES = ("suppression", "speed")
 
 
 @dataclass
@@ -58,6 +58,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         from contrastlab.commands.analyze_suppression import analyze_suppression
 
         figures = analyze_suppression(loaded, labelled_data(loaded), output, args)
+    else:
+        from contrastlab.commands.analyze_speed import analyze_speed
+
+        figures = analyze_speed(loaded, labelled_data(loaded), output, args)
     output.write(figures)
     print(f"\nwritten to {output.json}")
     return 0

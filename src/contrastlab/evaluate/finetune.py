@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import partial
 
 import numpy as np
@@ -64,10 +64,13 @@ class FinetuneResult:
     """Mean training cross-entropy over the last epoch (on augmented images)."""
     seconds: float
     """Wall-clock time of the whole call: copying, training and the test pass."""
+    curve: list[dict[str, float]] = field(default_factory=list)
+    """With ``curve_every``: test top-1 during training, ``{"epoch", "step", "top1", "loss"}``
+    rows (epoch 0 is before any step and has no loss)."""
 
     def as_dict(self, prefix: str = "") -> dict[str, float | int]:
-        """The fields as a flat dict, each key prefixed: ``"ft1_"`` -> ``"ft1_top1"``."""
-        return {prefix + f.name: getattr(self, f.name) for f in fields(self)}
+        """The scalar fields as a flat dict, each key prefixed: ``"ft1_"`` -> ``"ft1_top1"``."""
+        return {prefix + f.name: getattr(self, f.name) for f in fields(self) if f.name != "curve"}
 
 
 def _check_fraction(fraction: object) -> float:
@@ -201,6 +204,7 @@ def finetune(
     augment: bool = True,
     progress: bool = False,
     channels_last: bool = False,
+    curve_every: int = 0,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``encoder`` plus a linear head on ``fraction`` of the training labels.
 
@@ -228,7 +232,10 @@ def finetune(
     seed (provided the encoder draws no random numbers of its own, e.g. dropout); the global RNG
     is left untouched. ``channels_last`` is honoured on CUDA only (see
     :func:`~contrastlab.models.encoder.use_channels_last`). ``progress`` shows a tqdm bar over
-    epochs on stderr with the epoch's running loss. All inputs are checked before any work.
+    epochs on stderr with the epoch's running loss. With ``curve_every`` = n > 0 the test top-1
+    is also measured before training and after every n-th epoch (and the last): the learning
+    curve of the optimisation-speed comparison (Neyshabur et al. 2020), in ``result.curve``.
+    All inputs are checked before any work.
     """
     start = time.perf_counter()
     _check_settings(num_classes, epochs, lr, batch_size, weight_decay)
@@ -255,6 +262,19 @@ def finetune(
     schedule = partial(warmup_cosine, total_steps=total, warmup_steps=0, final_fraction=0.0)
     scheduler = LambdaLR(optimizer, schedule)
 
+    if curve_every < 0:
+        raise ContrastlabError(f"curve_every must be 0 (off) or more, got {curve_every}")
+    per_epoch = _n_batches(len(subset), batch_size)
+
+    def test_top1() -> float:
+        logits = extract_features(
+            model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
+        )
+        return _top_k(logits, y_test, num_classes)[0]
+
+    curve: list[dict[str, float]] = []
+    if curve_every:
+        curve.append({"epoch": 0, "step": 0, "top1": test_top1()})
     final_loss = math.nan
     with tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress) as bar:
         for epoch in bar:
@@ -267,6 +287,10 @@ def finetune(
                     f"{epoch + 1} of {epochs}; try a smaller lr than {lr}"
                 )
             bar.set_postfix(loss=f"{final_loss:.4f}")
+            done = epoch + 1
+            if curve_every and (done % curve_every == 0 or done == epochs):
+                row = {"epoch": done, "step": done * per_epoch, "loss": final_loss}
+                curve.append({**row, "top1": test_top1()})
 
     logits = extract_features(
         model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
@@ -281,6 +305,7 @@ def finetune(
         steps=total,
         final_loss=final_loss,
         seconds=time.perf_counter() - start,
+        curve=curve,
     )
 
 
