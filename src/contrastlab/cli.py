@@ -107,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed.set_defaults(func=_embed)
 
     analyze = commands.add_parser(
-        "analyze", help="diagnostics: factor suppression, optimisation speed, ..."
+        "analyze", help="diagnostics: factor suppression, optimisation speed, covariance alignment, ..."
     )
-    analyze.add_argument("kind", metavar="KIND", help="suppression or speed")
+    analyze.add_argument("kind", metavar="KIND", help="suppression, speed or covariance")
     analyze.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     _data_flags(analyze)
     analyze.add_argument(

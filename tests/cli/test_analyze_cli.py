@@ -62,10 +62,24 @@ def test_speed_writes_both_learning_curves(run: Path) -> None:
     assert (run / "figures" / "speed.png").stat().st_size > 10_000
 
 
+def test_covariance_scores_the_stem_of_both_encoders(run: Path) -> None:
+    assert main(["analyze", "covariance", str(run)]) == 0
+    result = json.loads((run / "analysis" / "covariance.json").read_text())
+    assert result["layer"] == "backbone.conv1" and result["kernel_size"] == 3
+    assert set(result["misalignment"]) == {"trained", "random init"}
+    assert all(0.0 <= v <= 1.0 for v in result["misalignment"].values())
+    mapping = result["eigenvalue_mapping"]["trained"]
+    assert len(mapping["lambda"]) == len(mapping["sigma"]) == 3 * 3 * 3
+    assert (run / "figures" / "covariance.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["analyze", "wobble", "RUN"], "unknown analysis 'wobble'; valid: suppression, speed"),
+        (
+            ["analyze", "wobble", "RUN"],
+            "unknown analysis 'wobble'; valid: suppression, speed, covariance",
+        ),
         (["analyze", "speed", "RUN", "--fraction", "2"], "--fraction must be in (0, 1]"),
         (["analyze", "suppression", "RUN", "--factors", "hue"], "unknown factor hue"),
         (["analyze", "suppression", "CKPT"], "give --out DIR"),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from contrastlab.commands.loading import LoadedModel, load_model_from_args
 from contrastlab.errors import ContrastlabError, DataError
 from contrastlab.train.checkpoint import atomic_write_text
 
-ANALYSES = ("suppression", "speed")
+# each KIND is `analyze_KIND(loaded, data, output, args)` in `contrastlab.commands.analyze_KIND`
+ANALYSES = ("suppression", "speed", "covariance")
 
 
 @dataclass
@@ -54,14 +56,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise ContrastlabError(f"unknown analysis {args.kind!r}; valid: {', '.join(ANALYSES)}")
     loaded = load_model_from_args(args)
     output = output_for(args.kind, args, loaded)
-    if args.kind == "suppression":
-        from contrastlab.commands.analyze_suppression import analyze_suppression
-
-        figures = analyze_suppression(loaded, labelled_data(loaded), output, args)
-    else:
-        from contrastlab.commands.analyze_speed import analyze_speed
-
-        figures = analyze_speed(loaded, labelled_data(loaded), output, args)
+    module = importlib.import_module(f"contrastlab.commands.analyze_{args.kind}")
+    analysis = getattr(module, f"analyze_{args.kind}")
+    figures: dict[str, Any] = analysis(loaded, labelled_data(loaded), output, args)
     output.write(figures)
     print(f"\nwritten to {output.json}")
     return 0
