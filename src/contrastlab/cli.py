@@ -107,9 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     embed.set_defaults(func=_embed)
 
     analyze = commands.add_parser(
-        "analyze", help="diagnostics: factor suppression, optimisation speed, covariance alignment, ..."
+        "analyze",
+        help="diagnostics: factor suppression, optimisation speed, covariance alignment, ...",
     )
-    analyze.add_argument("kind", metavar="KIND", help="suppression, speed or covariance")
+    analyze.add_argument(
+        "kind", metavar="KIND", help="suppression, speed, covariance, cka or invariance"
+    )
     analyze.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     _data_flags(analyze)
     analyze.add_argument(
@@ -137,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--every", type=int, default=1, help="speed: measure the test top-1 every N epochs"
+    )
+    analyze.add_argument(
+        "--other", metavar="RUN", help="cka: compare with this run (default: random init)"
+    )
+    analyze.add_argument(
+        "--layers", metavar="A,B", help="cka: module names (default: the ResNet stages)"
+    )
+    analyze.add_argument(
+        "--kernel", choices=("linear", "rbf"), default="linear", help="cka: the kernel"
+    )
+    analyze.add_argument(
+        "--transforms",
+        metavar="A,B",
+        help="invariance: occlusion, rotation, illumination (default: all three)",
+    )
+    analyze.add_argument(
+        "--images", type=int, default=500, help="invariance: held-out images, one set each"
+    )
+    analyze.add_argument(
+        "--top-k", type=int, default=25, help="invariance: the K most invariant neurons"
     )
     analyze.set_defaults(func=_analyze)
 

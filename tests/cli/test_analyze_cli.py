@@ -73,14 +73,42 @@ def test_covariance_scores_the_stem_of_both_encoders(run: Path) -> None:
     assert (run / "figures" / "covariance.png").stat().st_size > 10_000
 
 
+def test_cka_of_a_run_with_itself_has_a_unit_diagonal(run: Path) -> None:
+    """--other the same run: every layer matches itself (CKA 1); against random init the
+    default comparison is below 1 somewhere."""
+    assert main(["analyze", "cka", str(run), "--other", str(run)]) == 0
+    same = json.loads((run / "analysis" / "cka.json").read_text())
+    assert same["layers"][0] == "backbone.relu" and same["layers"][-1] == "backbone.avgpool"
+    assert same["diagonal"] == pytest.approx([1.0] * 6, abs=1e-6)
+    assert main(["analyze", "cka", str(run), "--layers", "backbone.layer1,backbone.layer4"]) == 0
+    twin = json.loads((run / "analysis" / "cka.json").read_text())
+    assert twin["other"] == "random init" and len(twin["matrix"]) == 2
+    assert min(twin["diagonal"]) < 0.99
+    assert (run / "figures" / "cka.png").stat().st_size > 10_000
+
+
+def test_invariance_scores_each_transform_against_chance(run: Path) -> None:
+    args = ["analyze", "invariance", str(run), "--transforms", "occlusion,rotation"]
+    assert main([*args, "--top-k", "5"]) == 0
+    result = json.loads((run / "analysis" / "invariance.json").read_text())
+    assert set(result["scores"]["trained"]) == {"occlusion", "rotation"}
+    assert all(0 <= v <= 100 for s in result["scores"].values() for v in s.values())
+    assert 0 < result["chance"]["rotation"] < 100 and result["top_k"] == 5
+    for curve in result["similarity_vs_strength"].values():
+        assert curve["trained"][0] == pytest.approx(1.0, abs=1e-5)  # strength 0: the same image
+    assert (run / "figures" / "invariance.png").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
             ["analyze", "wobble", "RUN"],
-            "unknown analysis 'wobble'; valid: suppression, speed, covariance",
+            "unknown analysis 'wobble'; valid: suppression, speed, covariance, cka, invariance",
         ),
         (["analyze", "speed", "RUN", "--fraction", "2"], "--fraction must be in (0, 1]"),
+        (["analyze", "invariance", "RUN", "--transforms", "blur"], "unknown transform blur"),
+        (["analyze", "cka", "RUN", "--layers", "backbone.nope"], "backbone.nope"),
         (["analyze", "suppression", "RUN", "--factors", "hue"], "unknown factor hue"),
         (["analyze", "suppression", "CKPT"], "give --out DIR"),
     ],

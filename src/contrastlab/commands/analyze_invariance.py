@@ -1,0 +1,116 @@
+"""`contrastlab analyze invariance RUN`: the co-firing invariance score (Purushwalkam & Gupta
+2020) of the trained and random-init encoders to occlusion, rotation (viewpoint) and
+illumination, with the chance level, and embedding similarity against transformation strength."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from contrastlab.analysis.invariance import analytic_chance, invariance_score
+from contrastlab.analysis.transform_sets import (
+    illumination_sets,
+    occlude,
+    occlusion_sets,
+    rotate,
+    rotation_sets,
+    similarity_vs_strength,
+)
+from contrastlab.commands.analyze import AnalysisOutput
+from contrastlab.commands.datasets import PreparedData
+from contrastlab.commands.loading import LoadedModel
+from contrastlab.errors import ContrastlabError
+from contrastlab.evaluate import extract_features
+from contrastlab.methods import method_representation
+from contrastlab.report.similarity_curves import similarity_curves
+
+SET_BUILDERS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
+    "occlusion": lambda images, seed: occlusion_sets(images, seed=seed),
+    "rotation": lambda images, seed: rotation_sets(images),
+    "illumination": lambda images, seed: illumination_sets(images, seed=seed),
+}
+STRENGTHS: dict[str, tuple[list[float], Callable[[Tensor, float], Tensor]]] = {
+    "occlusion (side fraction)": ([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], occlude),
+    "rotation (degrees)": ([0.0, 15.0, 30.0, 45.0, 90.0, 180.0], rotate),
+}
+
+
+def analyze_invariance(
+    loaded: LoadedModel, data: PreparedData, output: AnalysisOutput, args: argparse.Namespace
+) -> dict[str, Any]:
+    assert data.test is not None
+    recipe = loaded.recipe
+    kinds = [k.strip() for k in (args.transforms or ",".join(SET_BUILDERS)).split(",") if k]
+    unknown = [k for k in kinds if k not in SET_BUILDERS]
+    if unknown:
+        raise ContrastlabError(
+            f"unknown transform {', '.join(unknown)}; valid: {', '.join(SET_BUILDERS)}"
+        )
+    count = min(args.images, len(data.test))
+    order = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(0))[:count]
+    images, labels = data.test.images[order], data.test.labels[order]
+    encoders: dict[str, nn.Module] = {"trained": loaded.representation()}
+    if not args.no_baseline:
+        twin = loaded.random_twin()
+        encoders["random init"] = method_representation(twin, recipe.eval.representation).to(
+            loaded.device
+        )
+    scores: dict[str, dict[str, float]] = {label: {} for label in encoders}
+    chance: dict[str, float] = {}
+    for kind in kinds:
+        sets, set_ids = SET_BUILDERS[kind](images, recipe.train.seed)
+        classes = labels[set_ids]
+        for label, encoder in encoders.items():
+            features = extract_features(
+                encoder, sets, batch_size=recipe.eval.batch_size, device=loaded.device
+            )
+            top_k = min(args.top_k, features.shape[1])
+            result = invariance_score(features, set_ids, classes, top_k=top_k)
+            scores[label][kind] = result.score
+        set_size = len(sets) // count
+        chance[kind] = analytic_chance(
+            set_size,
+            percentile=result.firing_percent,
+            sets_per_class=max(1, count // max(1, int(classes.unique().numel()))),
+            num_neurons=features.shape[1],
+            top_k=top_k,
+            num_images=len(sets),
+        )
+    curves: dict[str, dict[str, list[float]]] = {}
+    for name, (strengths, transform) in STRENGTHS.items():
+        curves[name] = {
+            label: similarity_vs_strength(
+                encoder, images, transform, strengths, device=loaded.device
+            )
+            for label, encoder in encoders.items()
+        }
+    figure = similarity_curves(
+        {name: strengths for name, (strengths, _) in STRENGTHS.items()},
+        curves,
+        output.figures / "invariance.png",
+        title=f"feature similarity to the untransformed image: {recipe.name}",
+    )
+    labels_row = list(encoders)
+    print("| transform | " + " | ".join(labels_row) + " | chance |")
+    print("|---|" + "---:|" * (len(labels_row) + 1))
+    for kind in kinds:
+        cells = " | ".join(f"{scores[label][kind]:.1f}" for label in labels_row)
+        print(f"| {kind} | {cells} | {chance[kind]:.1f} |")
+    return {
+        "analysis": "invariance",
+        "checkpoint": str(loaded.checkpoint),
+        "epoch": loaded.epoch,
+        "representation": recipe.eval.representation,
+        "images": f"{count} held-out images ({data.eval_note}), one set each",
+        "top_k": top_k,
+        "scores": scores,
+        "chance": chance,
+        "similarity_vs_strength": {
+            name: {"strengths": STRENGTHS[name][0], **values} for name, values in curves.items()
+        },
+        "figure": str(figure),
+    }
