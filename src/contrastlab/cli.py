@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--fraction",
         type=float,
-        help="speed: fine-tune on this fraction of the labels (default: the last of "
+        help="speed, interpolation, criticality: fine-tune on this fraction of the labels "
+        "(default: the last of "
         "eval.finetune_fractions)",
     )
     analyze.add_argument(

@@ -99,12 +99,39 @@ def test_invariance_scores_each_transform_against_chance(run: Path) -> None:
     assert (run / "figures" / "invariance.png").stat().st_size > 10_000
 
 
+QUICK = ["--set", "eval.finetune_epochs=2", "--set", "train.progress=false"]
+
+
+def test_interpolation_between_fine_tuned_pairs(run: Path) -> None:
+    assert main(["analyze", "interpolation", str(run), *QUICK]) == 0
+    result = json.loads((run / "analysis" / "interpolation.json").read_text())
+    assert set(result["curves"]) == {"P-T / P-T", "RI-T / RI-T"}
+    for label, curve in result["curves"].items():
+        assert [row["alpha"] for row in curve] == pytest.approx([i / 10 for i in range(11)])
+        assert all(row["error"] == pytest.approx(1 - row["accuracy"]) for row in curve)
+        assert result["barriers"][label]["loss"] >= 0 and result["barriers"][label]["error"] >= 0
+    assert (run / "figures" / "interpolation.png").stat().st_size > 10_000
+
+
+def test_criticality_of_each_stage(run: Path) -> None:
+    assert main(["analyze", "criticality", str(run), *QUICK]) == 0
+    result = json.loads((run / "analysis" / "criticality.json").read_text())
+    for label in ("pretrained", "random init"):
+        modules = result["modules"][label]
+        assert list(modules) == ["conv1", "layer1", "layer2", "layer3", "layer4", "head"]
+        for row in modules.values():
+            assert row["rewind_alpha"] in result["alphas"]
+            assert row["criticality"] is None or row["criticality"] >= 0
+    for name in ("criticality_pretrained.png", "criticality_random.png"):
+        assert (run / "figures" / name).stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
             ["analyze", "wobble", "RUN"],
-            "unknown analysis 'wobble'; valid: suppression, speed, covariance, cka, invariance",
+            "unknown analysis 'wobble'; valid: suppression, speed, covariance, cka, invariance, ",
         ),
         (["analyze", "speed", "RUN", "--fraction", "2"], "--fraction must be in (0, 1]"),
         (["analyze", "invariance", "RUN", "--transforms", "blur"], "unknown transform blur"),

@@ -16,7 +16,15 @@ from contrastlab.errors import ContrastlabError, DataError
 from contrastlab.train.checkpoint import atomic_write_text
 
 # each KIND is `analyze_KIND(loaded, data, output, args)` in `contrastlab.commands.analyze_KIND`
-ANALYSES = ("suppression", "speed", "covariance", "cka", "invariance")
+ANALYSES = (
+    "suppression",
+    "speed",
+    "covariance",
+    "cka",
+    "invariance",
+    "interpolation",
+    "criticality",
+)
 
 
 @dataclass

@@ -44,6 +44,7 @@ __all__ = ["FinetuneResult", "finetune", "labelled_subset"]
 CROP_SCALE = (0.5, 1.0)  # ours: small images lose their object under SimCLR's 8% crops
 CROP_RATIO = (3 / 4, 4 / 3)  # torchvision's RandomResizedCrop default, as SimCLR
 MOMENTUM = 0.9  # SimCLR appendix B.5 (Nesterov)
+NOT_SCALAR = ("curve", "model", "initial_state")
 
 
 @dataclass
@@ -65,12 +66,17 @@ class FinetuneResult:
     seconds: float
     """Wall-clock time of the whole call: copying, training and the test pass."""
     curve: list[dict[str, float]] = field(default_factory=list)
+    model: nn.Module | None = None
+    """With ``keep_model``: the fine-tuned classifier (encoder + flatten + linear head)."""
+    initial_state: dict[str, Tensor] | None = None
+    """With ``keep_model``: that classifier's state before the first step (its theta_0)."""
     """With ``curve_every``: test top-1 during training, ``{"epoch", "step", "top1", "loss"}``
     rows (epoch 0 is before any step and has no loss)."""
 
     def as_dict(self, prefix: str = "") -> dict[str, float | int]:
         """The scalar fields as a flat dict, each key prefixed: ``"ft1_"`` -> ``"ft1_top1"``."""
-        return {prefix + f.name: getattr(self, f.name) for f in fields(self) if f.name != "curve"}
+        scalars = [f.name for f in fields(self) if f.name not in NOT_SCALAR]
+        return {prefix + name: getattr(self, name) for name in scalars}
 
 
 def _check_fraction(fraction: object) -> float:
@@ -205,6 +211,7 @@ def finetune(
     progress: bool = False,
     channels_last: bool = False,
     curve_every: int = 0,
+    keep_model: bool = False,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``encoder`` plus a linear head on ``fraction`` of the training labels.
 
@@ -235,7 +242,8 @@ def finetune(
     epochs on stderr with the epoch's running loss. With ``curve_every`` = n > 0 the test top-1
     is also measured before training and after every n-th epoch (and the last): the learning
     curve of the optimisation-speed comparison (Neyshabur et al. 2020), in ``result.curve``.
-    All inputs are checked before any work.
+    ``keep_model`` returns the fine-tuned classifier and its initial state in the result (for
+    interpolation and criticality). All inputs are checked before any work.
     """
     start = time.perf_counter()
     _check_settings(num_classes, epochs, lr, batch_size, weight_decay)
@@ -254,6 +262,7 @@ def finetune(
     model = _classifier(copied, images, num_classes, generator, device)
     if use_cl:
         use_channels_last(model)
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()} if keep_model else None
 
     optimizer = torch.optim.SGD(
         model.parameters(), lr=lr, momentum=MOMENTUM, nesterov=True, weight_decay=weight_decay
@@ -306,6 +315,8 @@ def finetune(
         final_loss=final_loss,
         seconds=time.perf_counter() - start,
         curve=curve,
+        model=model if keep_model else None,
+        initial_state=initial,
     )
 
 

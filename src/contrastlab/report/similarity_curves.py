@@ -1,4 +1,5 @@
-"""Feature similarity against transformation strength, one panel per transformation."""
+"""Curves of several runs against a swept quantity (transformation strength, interpolation
+coefficient), one panel per quantity: feature similarity, loss, accuracy."""
 
 from __future__ import annotations
 
@@ -17,16 +18,17 @@ def similarity_curves(
     path: Path,
     *,
     title: str = "",
+    ylabel: str = "mean cosine similarity",
 ) -> Path:
     """``curves[transform][label]`` against ``strengths[transform]``: one panel per transform,
-    one line per label (e.g. trained, random init); mean cosine similarity on the y axis."""
+    one line per label (e.g. trained, random init), ``ylabel`` on the y axis."""
     fig = plt.figure(figsize=(4.2 * len(curves), 3.4), dpi=120)
     fig.subplots(1, len(curves), squeeze=False)
     for ax, (name, lines) in zip(fig.axes, curves.items(), strict=True):
         for label, values in lines.items():
             ax.plot(strengths[name], values, marker="o", ms=3, label=label)
         ax.set_xlabel(name)
-        ax.set_ylabel("mean cosine similarity")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

@@ -1,0 +1,49 @@
+"""Fine-tuned classifiers for the transfer analyses (Neyshabur et al. 2020): P-T models are
+fine-tuned from the trained encoder, RI-T models trained from random initialisation, on the same
+labelled fraction of the training split with the ``eval.finetune_*`` schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from contrastlab.commands.datasets import PreparedData
+from contrastlab.commands.evaluation import eval_data
+from contrastlab.commands.loading import LoadedModel
+from contrastlab.evaluate.finetune import FinetuneResult, finetune
+from contrastlab.methods import build_method, method_representation
+from contrastlab.models import channels_last_allowed
+
+
+def random_encoder(loaded: LoadedModel, seed: int) -> nn.Module:
+    """A random-init encoder of the run's recipe, drawn with ``seed`` (its own seed: the twin)."""
+    train = dataclasses.replace(loaded.recipe.train, seed=seed)
+    method = build_method(dataclasses.replace(loaded.recipe, train=train))
+    return method_representation(method, loaded.recipe.eval.representation).to(loaded.device)
+
+
+def fine_tuned(
+    loaded: LoadedModel, data: PreparedData, encoder: nn.Module, fraction: float, seed: int
+) -> FinetuneResult:
+    """``encoder`` fine-tuned (a copy) on ``fraction`` of the labels; the model is kept."""
+    recipe, ev = loaded.recipe, loaded.recipe.eval
+    suite = eval_data(data)
+    return finetune(
+        encoder,
+        suite.train_images,
+        suite.train_labels,
+        suite.test_images,
+        suite.test_labels,
+        num_classes=suite.num_classes,
+        fraction=fraction,
+        epochs=ev.finetune_epochs,
+        lr=ev.finetune_lr,
+        batch_size=ev.finetune_batch_size,
+        weight_decay=ev.finetune_weight_decay,
+        seed=seed,
+        device=loaded.device,
+        progress=recipe.train.progress,
+        channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
+        keep_model=True,
+    )
