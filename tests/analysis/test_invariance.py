@@ -295,3 +295,26 @@ def test_bad_inputs_raise_contrastlab_errors() -> None:
         with pytest.raises(ContrastlabError):
             case()
             pytest.fail(f"case {i} did not raise")
+
+
+def test_chance_with_many_sets_per_class_is_finite_and_matches_random_features() -> None:
+    """83 sets of 4 per class (the CLI's 500 held-out images in 6 classes, rotation sets): the
+    survival sums once drifted above 1 and gave NaN. The random-feature score lands near it."""
+    gen = torch.Generator().manual_seed(5)
+    sets, per_class, size, dim = 6 * 83, 83, 4, 64
+    set_ids = np.repeat(np.arange(sets), size)
+    classes = set_ids // per_class
+    scores = [
+        invariance_score(torch.randn(sets * size, dim, generator=gen), set_ids, classes).score
+        for _ in range(3)
+    ]
+    chance = analytic_chance(
+        size,
+        percentile=firing_percentile(6),
+        sets_per_class=per_class,
+        num_neurons=dim,
+        top_k=25,
+        num_images=sets * size,
+    )
+    assert math.isfinite(chance)
+    assert np.mean(scores) == pytest.approx(chance, rel=0.05)

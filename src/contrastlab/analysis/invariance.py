@@ -298,7 +298,8 @@ def analytic_chance(
         probs.append(total * binom.pmf(k, m, hit))
     support, inverse = np.unique(np.concatenate(values), return_inverse=True)
     mass = np.bincount(inverse, weights=np.concatenate(probs))
-    survival = np.cumsum(mass[::-1])[::-1]
+    # float summation can push a survival probability a hair above 1 (binom.sf then gives NaN)
+    survival = np.clip(np.cumsum(mass[::-1])[::-1], 0.0, 1.0)
     steps = np.diff(support)
     capped = binom.sf(np.arange(top_k)[:, None], num_neurons, survival[None, 1:]).sum(axis=0)
     top_sum = top_k * support[0] + float((steps * capped).sum())
