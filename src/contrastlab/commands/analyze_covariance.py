@@ -60,7 +60,7 @@ def analyze_covariance(
         mappings["trained"]["lambda"],
         mappings["trained"]["sigma"],
         output.figures / "covariance.png",
-        title=f"{name} of {recipe.name}: filter variance along each data eigenvector",
+        title=f"{name}: filter variance along each data eigenvector",
     )
     print("| first layer | misalignment (0 = aligned with the data) |")
     print("|---|---:|")
