@@ -4,6 +4,7 @@ its random-init twin (or another run's encoder) on the held-out images, as a hea
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -67,12 +68,13 @@ def analyze_cka(
         device=loaded.device,
     )
     short = [name.removeprefix("backbone.") for name in layers]
+    short_b = label_b if not args.other else Path(args.other).name
     figure = cka_heatmap(
         matrix,
         short,
         short,
         output.figures / "cka.png",
-        title=f"{args.kernel} CKA: {recipe.name} (rows) vs {label_b} (columns)",
+        title=f"{args.kernel} CKA: trained (rows) vs {short_b} (columns)",
     )
     print(f"{args.kernel} CKA, rows: {loaded.checkpoint}, columns: {label_b}\n")
     print("| layer | " + " | ".join(short) + " |")
