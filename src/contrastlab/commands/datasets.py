@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from contrastlab.config.schema import DataConfig
 from contrastlab.data import (
@@ -13,6 +14,7 @@ from contrastlab.data import (
     open_source,
     take_subset,
 )
+from contrastlab.data.probes.apply import apply_probe
 from contrastlab.errors import DataError
 
 SPLIT_SEED = 0  # held-out splits and subsets are fixed, whatever the training seed
@@ -23,10 +25,15 @@ class PreparedData:
     train: ImageTensors
     test: ImageTensors | None  # None when there is nothing labelled to evaluate on
     eval_note: str  # where the held-out images come from, for the report
+    probe: dict[str, Any] = field(default_factory=dict)  # data.probe's draws (apply_probe)
 
 
 def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
-    """Decode the training source once and find its held-out split (eval source, test, hold-out)."""
+    """Decode the training source once and find its held-out split (eval source, test, hold-out).
+
+    With ``data.probe``, both splits then become the probe's (`apply_probe`); its secondary
+    labels are in their ``meta``.
+    """
     size, channels, workers = config.image_size, config.channels, config.workers
 
     def decode(source: ImageSource) -> ImageTensors:
@@ -53,6 +60,10 @@ def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
         train = take_subset(train, config.limit, SPLIT_SEED)
     if test is not None and config.eval_limit is not None and config.eval_limit < len(test):
         test = take_subset(test, config.eval_limit, SPLIT_SEED)
+    probe: dict[str, Any] = {}
+    if config.probe is not None:  # after the splits and subsets, which see the source's labels
+        probed = apply_probe(train, test, config.probe, config.probe_options)
+        train, test, probe = probed.train, probed.test, probed.details
     if test is not None:
         _check_classes(train, test)
         if not (train.labelled and test.labelled):
@@ -60,7 +71,7 @@ def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
                 None,
                 "none: evaluation needs labels on both the training and held-out data",
             )
-    return PreparedData(train=train, test=test, eval_note=note)
+    return PreparedData(train=train, test=test, eval_note=note, probe=probe)
 
 
 def _check_classes(train: ImageTensors, test: ImageTensors) -> None:

@@ -33,6 +33,9 @@ class DataConfig:
     limit: int | None = None  # train on at most this many images (a stratified subset)
     eval_limit: int | None = None  # evaluate on at most this many held-out images
     workers: int = 0  # DataLoader worker processes used to decode once at start-up
+    # a probe data set made from the decoded images (contrastlab.data.probes.apply), or null
+    probe: Literal["blockshuffle", "randbit", "digits", "multiobject"] | None = None
+    probe_options: dict[str, Any] = field(default_factory=dict)  # the probe's (e.g. randbit's bits)
 
     def validate(self) -> None:
         _check(self.image_size >= 8, "data.image_size", "at least 8", self.image_size)
@@ -44,6 +47,24 @@ class DataConfig:
         for key, value in (("data.limit", self.limit), ("data.eval_limit", self.eval_limit)):
             _check(value is None or value >= 2, key, "null or at least 2", value)
         _check(self.workers >= 0, "data.workers", "0 or more", self.workers)
+        if self.probe is not None:
+            from contrastlab.data.probes.apply import probe_spec  # the data layer, loaded lazily
+
+            probe_spec(self.probe, self.probe_options, image_size=self.image_size)
+        else:
+            options = self.probe_options
+            _check(not options, "data.probe_options", "empty without data.probe", options)
+
+    def randbit_bits(self) -> int:
+        """The number of RandBit planes appended to every image (0 without that probe)."""
+        return int(self.probe_options["bits"]) if self.probe == "randbit" else 0
+
+    def encoder_inputs(self) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+        """The channels, mean and std of the images the encoder sees: ``channels``, ``mean`` and
+        ``std``, then RandBit's planes with mean 0 and std 1 (left as the 0/1 they are)."""
+        bits = self.randbit_bits()
+        mean, std = tuple(self.mean) + (0.0,) * bits, tuple(self.std) + (1.0,) * bits
+        return self.channels + bits, mean, std
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from contrastlab.augment import SimCLRViews
+from contrastlab.augment import SimCLRViews, ViewParams
 from contrastlab.config.schema import Recipe
+from contrastlab.data.probes.randbit import RandBitViews
 from contrastlab.errors import ConfigError
 from contrastlab.models import build_encoder, projection_mlp
 from contrastlab.models.encoder import Encoder
@@ -32,7 +33,44 @@ def build_head(recipe: Recipe, in_dim: int) -> nn.Sequential:
 
 
 def build_views(recipe: Recipe) -> SimCLRViews:
-    return SimCLRViews(recipe.augment, recipe.data.image_size)
+    """The recipe's view maker; with ``data.probe: randbit``, wrapped in `RandBitViews` so the bit
+    planes skip augmentation and are appended, identical, to every view."""
+    views = SimCLRViews(recipe.augment, recipe.data.image_size)
+    bits = recipe.data.randbit_bits()
+    if not bits:
+        return views
+    if recipe.method.name == "looc":
+        raise ConfigError(
+            "data.probe randbit cannot be used with method looc: its views are sampled and "
+            "applied in two steps, which the bit planes' wrapper does not support"
+        )
+    return RandBitSimCLRViews(views, bits)
+
+
+class RandBitSimCLRViews(RandBitViews, SimCLRViews):
+    """`RandBitViews` around a `SimCLRViews`, usable wherever a method expects a `SimCLRViews`.
+
+    Calling it augments the image channels with the wrapped view maker and re-appends the bit
+    planes; ``sample`` and ``apply`` (LOOC's two-step interface) are refused, since they would
+    augment the planes too.
+    """
+
+    def __init__(self, views: SimCLRViews, n_bits: int) -> None:
+        SimCLRViews.__init__(self, views.config, views.image_size)
+        RandBitViews.__init__(self, views, n_bits)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        out = RandBitViews.__call__(self, images, generator)
+        assert isinstance(out, torch.Tensor)  # SimCLRViews makes one tensor
+        return out
+
+    def sample(
+        self, batch_size: int, generator: torch.Generator, source_size: tuple[int, int]
+    ) -> ViewParams:
+        raise ConfigError("RandBit views cannot be sampled and applied in two steps")
+
+    def apply(self, images: torch.Tensor, params: ViewParams) -> torch.Tensor:
+        raise ConfigError("RandBit views cannot be sampled and applied in two steps")
 
 
 def pair_metrics(z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from contrastlab.config.schema import DataConfig, ModelConfig
+from contrastlab.errors import ConfigError
 from contrastlab.models.resnet import build_resnet
 from contrastlab.models.sobel import Sobel
 
@@ -57,12 +58,22 @@ def use_channels_last(module: nn.Module) -> None:
 
 
 def build_encoder(model: ModelConfig, data: DataConfig, *, sobel: bool = False) -> Encoder:
-    """The recipe's ResNet inside an `Encoder`; with ``sobel``, behind a fixed `Sobel` filter."""
+    """The recipe's ResNet inside an `Encoder`; with ``sobel``, behind a fixed `Sobel` filter.
+
+    The input channels, mean and std are `DataConfig.encoder_inputs`: the data's, plus RandBit's
+    bit planes with ``data.probe: randbit``.
+    """
+    channels, mean, std = data.encoder_inputs()
+    if sobel and channels != data.channels:
+        raise ConfigError(
+            "method.iic.sobel averages the channels, bit planes included; "
+            "it cannot be used with data.probe randbit"
+        )
     resnet, feature_dim = build_resnet(
         model.backbone,
         width=model.width,
         cifar_stem=model.cifar_stem,
-        in_channels=2 if sobel else data.channels,
+        in_channels=2 if sobel else channels,
     )
     backbone: nn.Module = nn.Sequential(Sobel(), resnet) if sobel else resnet
-    return Encoder(backbone, feature_dim, data.mean, data.std)
+    return Encoder(backbone, feature_dim, mean, std)
