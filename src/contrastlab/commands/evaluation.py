@@ -20,8 +20,9 @@ from contrastlab.methods import method_representations
 from contrastlab.models import channels_last_allowed
 
 
-def eval_data(data: PreparedData) -> EvalData:
-    """The suite's view of decoded data with a held-out split."""
+def eval_data(data: PreparedData, image_channels: int | None = None) -> EvalData:
+    """The suite's view of decoded data with a held-out split; ``image_channels``: how many
+    leading channels are the picture (the rest, e.g. RandBit's bit planes, are not drawn)."""
     assert data.test is not None
     num_classes = max(
         len(data.train.classes), int(data.train.labels.max()) + 1, int(data.test.labels.max()) + 1
@@ -33,6 +34,7 @@ def eval_data(data: PreparedData) -> EvalData:
         data.test.labels,
         num_classes,
         tuple(data.train.classes),
+        image_channels,
     )
 
 
@@ -51,7 +53,7 @@ def evaluate_with_baseline(
     protocol under ``protocols``. For the trained encoder only, the retrieval picture goes to
     ``figures/retrieval.png`` and the per-query retrieval figures to
     ``tables/retrieval_per_query.csv`` when those folders are given."""
-    suite = eval_data(data)
+    suite = eval_data(data, recipe.data.channels)
     start = time.perf_counter()
     out: dict[str, Any] = {"protocols": protocol_params(recipe.eval, suite.num_classes)}
     for prefix, model in (("", encoder), ("random_", random_encoder)):

@@ -59,6 +59,7 @@ class EvalData:
     test_labels: Tensor
     num_classes: int
     class_names: tuple[str, ...] = ()
+    image_channels: int | None = None  # the picture's channels (RandBit appends bit planes)
 
 
 @dataclass
@@ -291,9 +292,10 @@ def _retrieval(
         queries = pick_queries(data.test_labels.numpy(), n, options.seed)
         k = min(config.retrieval_grid_k, train.shape[0])
         neighbours = top_k_indices(test[queries], train, k, backend=config.backend)
+        keep = data.image_channels or data.test_images.shape[1]
         retrieval_grid(
-            data.test_images[queries],
-            data.train_images,
+            data.test_images[queries][:, :keep],
+            data.train_images[:, :keep],
             neighbours,
             data.test_labels[queries],
             data.train_labels,
