@@ -149,3 +149,14 @@ def test_bad_input_exits_2(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_suppression_reads_out_the_randbit_integer(tmp_path: Path, tiny_args: list[str]) -> None:
+    """On shapes with 3 random bits, the bits' integer is a class factor beside the shape."""
+    run = tmp_path / "bits"
+    probe = ["--set", "data.probe=randbit", "--set", "data.probe_options={bits: 3}"]
+    assert main(["train", "--out", str(run), "--epochs", "1", *tiny_args, *probe]) == 0
+    assert main(["analyze", "suppression", str(run), "--factors", "shape,randbit"]) == 0
+    result = json.loads((run / "analysis" / "suppression.json").read_text())
+    bits = result["factors"]["trained"]["randbit"]
+    assert bits["kind"] == "class" and bits["metric"] == "top1" and 0 <= bits["score"] <= 1

@@ -28,18 +28,32 @@ from contrastlab.methods import method_representation
 from contrastlab.models import channels_last_allowed
 from contrastlab.report.decodability_bars import decodability_bars
 
+# categorical metadata written by the probe datasets (contrastlab.data.probes)
+PROBE_CLASSES = ("randbit", "digit_label")
+
+
+def _probe_class(key: str) -> bool:
+    return key in PROBE_CLASSES or (key.startswith("object") and key[6:].isdigit())
+
 
 def data_factors(
     data: ImageTensors,
 ) -> tuple[dict[str, np.ndarray], dict[str, FactorKind]]:
-    """The factors of ``data`` and their kinds: shapes' own, else the class and the metadata."""
+    """The factors of ``data`` and their kinds: shapes' own, else the class and the numeric
+    metadata; the probe datasets' labels (RandBit's integer, the overlaid digit, each object's
+    class) are class factors either way."""
+    factors: dict[str, np.ndarray]
+    kinds: dict[str, FactorKind]
     if all(key in data.meta for key in SHAPE_KINDS if key != "shape"):
-        return shapes_factors(data.meta, data.labels), dict(SHAPE_KINDS)
-    factors = {"class": data.labels.numpy()}
-    kinds: dict[str, FactorKind] = {"class": "class"}
+        factors, kinds = shapes_factors(data.meta, data.labels), dict(SHAPE_KINDS)
+    else:
+        factors, kinds = {"class": data.labels.numpy()}, {"class": "class"}
+        for key, values in sorted(data.meta.items()):
+            if not _probe_class(key) and key != "digit_id":
+                factors[key], kinds[key] = values.numpy(), "linear"
     for key, values in sorted(data.meta.items()):
-        factors[key] = values.numpy()
-        kinds[key] = "linear"
+        if _probe_class(key):
+            factors[key], kinds[key] = values.numpy().astype(np.int64), "class"
     return factors, kinds
 
 
