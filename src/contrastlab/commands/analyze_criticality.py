@@ -6,6 +6,7 @@ before the training error rises."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from typing import Any
 
@@ -59,9 +60,9 @@ def analyze_criticality(
         )
         short = {m: "head" if m == "2" else m.removeprefix("0.backbone.") for m in modules}
         criticality_heatmap(
-            found,
+            [dataclasses.replace(r, name=short[r.name]) for r in found],
             output.figures / f"criticality_{label.split()[0]}.png",
-            title=f"training error when rewinding one module ({label}): {recipe.name}",
+            title=f"training error, one module rewound ({label})",
         )
         results[label] = {
             short[r.name]: {
