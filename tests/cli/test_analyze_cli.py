@@ -160,3 +160,30 @@ def test_suppression_reads_out_the_randbit_integer(tmp_path: Path, tiny_args: li
     result = json.loads((run / "analysis" / "suppression.json").read_text())
     bits = result["factors"]["trained"]["randbit"]
     assert bits["kind"] == "class" and bits["metric"] == "top1" and 0 <= bits["score"] <= 1
+
+
+def test_invariance_to_instance_groups_from_an_npz(
+    tmp_path: Path, tiny_model_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An .npz with a 'groups' array: the images of one object form a set."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 6)  # 20 objects, 6 views each
+    base = rng.integers(0, 255, (20, 16, 16, 3))
+    images = np.clip(base[groups] + rng.integers(-20, 20, (120, 16, 16, 3)), 0, 255)
+    path = tmp_path / "objects.npz"
+    np.savez(path, images=images.astype(np.uint8), labels=groups % 2, groups=groups)
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--data", str(path), "--epochs", "1", *tiny_model_args]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert (
+        main(["analyze", "invariance", str(run), "--transforms", "instance", "--top-k", "4"]) == 0
+    )
+    result = json.loads((run / "analysis" / "invariance.json").read_text())
+    assert 0 <= result["scores"]["trained"]["instance"] <= 100
+    assert 0 < result["chance"]["instance"] < 100
+    shapes_run = ["analyze", "invariance", str(run), "--data", "shapes", "--transforms", "instance"]
+    assert main(shapes_run) == 2
+    assert "needs images grouped by object" in capsys.readouterr().err

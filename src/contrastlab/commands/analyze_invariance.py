@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from contrastlab.analysis.invariance import analytic_chance, invariance_score
 from contrastlab.analysis.transform_sets import (
     illumination_sets,
+    instance_sets,
     occlude,
     occlusion_sets,
     rotate,
@@ -45,10 +46,15 @@ def analyze_invariance(
     assert data.test is not None
     recipe = loaded.recipe
     kinds = [k.strip() for k in (args.transforms or ",".join(SET_BUILDERS)).split(",") if k]
-    unknown = [k for k in kinds if k not in SET_BUILDERS]
+    unknown = [k for k in kinds if k not in (*SET_BUILDERS, "instance")]
     if unknown:
         raise ContrastlabError(
-            f"unknown transform {', '.join(unknown)}; valid: {', '.join(SET_BUILDERS)}"
+            f"unknown transform {', '.join(unknown)}; valid: {', '.join(SET_BUILDERS)}, instance"
+        )
+    if "instance" in kinds and "group" not in data.train.meta:
+        raise ContrastlabError(
+            "--transforms instance needs images grouped by object: an .npz source with a "
+            "'groups' array (see contrastlab.data.npz)"
         )
     count = min(args.images, len(data.test))
     order = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(0))[:count]
@@ -62,8 +68,15 @@ def analyze_invariance(
     scores: dict[str, dict[str, float]] = {label: {} for label in encoders}
     chance: dict[str, float] = {}
     for kind in kinds:
-        sets, set_ids = SET_BUILDERS[kind](images, recipe.train.seed)
-        classes = labels[set_ids]
+        if kind == "instance":  # the data's own groups, among the training images
+            groups = data.train.meta["group"].long()
+            sets, set_ids = instance_sets(data.train.images, groups)
+            classes = data.train.labels[torch.isin(groups, set_ids)]
+            set_size = len(sets) // max(1, int(set_ids.unique().numel()))
+        else:
+            sets, set_ids = SET_BUILDERS[kind](images, recipe.train.seed)
+            classes = labels[set_ids]
+            set_size = len(sets) // count
         for label, encoder in encoders.items():
             features = extract_features(
                 encoder, sets, batch_size=recipe.eval.batch_size, device=loaded.device
@@ -71,11 +84,10 @@ def analyze_invariance(
             top_k = min(args.top_k, features.shape[1])
             result = invariance_score(features, set_ids, classes, top_k=top_k)
             scores[label][kind] = result.score
-        set_size = len(sets) // count
         chance[kind] = analytic_chance(
             set_size,
             percentile=result.firing_percent,
-            sets_per_class=max(1, count // max(1, int(classes.unique().numel()))),
+            sets_per_class=max(1, len(sets) // set_size // max(1, int(classes.unique().numel()))),
             num_neurons=features.shape[1],
             top_k=top_k,
             num_images=len(sets),

@@ -6,7 +6,7 @@ views of that array, so indexing is cheap and nothing is copied per sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -16,7 +16,8 @@ from contrastlab.errors import DataError
 
 
 class ArraySource:
-    """Samples from uint8 images (N, C, H, W) and integer labels (N,), -1 = unlabelled; no meta."""
+    """Samples from uint8 images (N, C, H, W), integer labels (N,) (-1 = unlabelled) and optional
+    per-sample metadata arrays (N,)."""
 
     def __init__(
         self,
@@ -24,6 +25,7 @@ class ArraySource:
         images: np.ndarray | torch.Tensor,
         labels: np.ndarray | torch.Tensor | None,
         classes: Sequence[str],
+        meta: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         if isinstance(images, np.ndarray):
             images = np.ascontiguousarray(images)
@@ -47,6 +49,12 @@ class ArraySource:
         self.classes: Sequence[str] = tuple(classes)
         self.images = tensor
         self.labels = label_tensor
+        self.meta = {
+            key: np.asarray(values, dtype=np.float64) for key, values in (meta or {}).items()
+        }
+        for key, values in self.meta.items():
+            if values.shape != (n,):
+                raise DataError(f"{name}: meta {key!r} has shape {values.shape}, expected ({n},)")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -54,7 +62,8 @@ class ArraySource:
     def __getitem__(self, index: int) -> Sample:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {self.name} ({len(self)} samples)")
-        return Sample(image=self.images[index], label=int(self.labels[index]), meta={})
+        meta = {key: float(values[index]) for key, values in self.meta.items()}
+        return Sample(image=self.images[index], label=int(self.labels[index]), meta=meta)
 
 
 def numbered_classes(*label_arrays: np.ndarray | None) -> list[str]:

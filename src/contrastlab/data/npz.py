@@ -1,5 +1,9 @@
-"""NumPy ``.npz`` archives of images: key ``images`` (required), ``labels``, ``classes`` (optional).
+"""NumPy ``.npz`` archives of images: key ``images`` (required), ``labels``, ``classes``, ``groups``
+(optional).
 
+``groups`` (optional, integers (N,)) marks images of the same object or instance (e.g. one object
+photographed from many angles); it becomes the metadata ``group`` (`contrastlab analyze
+invariance --transforms instance`).
 ``images`` is uint8 (0..255) or floating point in [0, 1] (scaled by 255 and rounded), shaped
 (N, H, W) for one channel, or (N, H, W, C) / (N, C, H, W) with C in {1, 3}. The channel axis is
 the one of size 1 or 3: the last axis when its size is 1 or 3 (so an ambiguous (N, 3, 5, 3) array
@@ -25,7 +29,7 @@ from contrastlab.data.source import SourceSplits
 from contrastlab.errors import DataError
 
 _CHANNELS = (1, 3)
-_KEYS = ("images", "labels", "classes")
+_KEYS = ("images", "labels", "classes", "groups")
 
 
 def _to_nchw(images: np.ndarray, where: str) -> np.ndarray:
@@ -87,6 +91,15 @@ def _classes(archive: Mapping[str, np.ndarray], labels: np.ndarray | None, where
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
 
 
+def _groups(groups: np.ndarray, n: int, where: str) -> np.ndarray:
+    if not np.issubdtype(groups.dtype, np.integer) or groups.shape != (n,):
+        raise DataError(
+            f"key 'groups' in {where} is {groups.dtype} {groups.shape} "
+            f"(expected integers of shape ({n},): images sharing a value show one object)"
+        )
+    return groups
+
+
 def open_npz(path: Path, options: Mapping[str, Any] | None = None) -> SourceSplits:
     """Read the whole archive into memory as the train split. Takes no options."""
     where = str(path)
@@ -105,5 +118,6 @@ def open_npz(path: Path, options: Mapping[str, Any] | None = None) -> SourceSpli
         raise DataError(f"cannot read npz file {where}: {reason}") from err
     images = _to_uint8(_to_nchw(archive["images"], where), where)
     labels = _labels(archive, len(images), where)
-    source = ArraySource(where, images, labels, _classes(archive, labels, where))
+    meta = {"group": _groups(archive["groups"], len(images), where)} if "groups" in archive else {}
+    source = ArraySource(where, images, labels, _classes(archive, labels, where), meta)
     return SourceSplits(train=source, test=None)
