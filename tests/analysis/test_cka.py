@@ -13,13 +13,13 @@ from torchvision.models import ResNet
 
 from contrastlab.analysis.cka import (
     MinibatchCKA,
-    _bounds,
     cka_matrix,
     layer_features,
     linear_cka,
     minibatch_cka,
     rbf_cka,
 )
+from contrastlab.analysis.layers import batch_bounds
 from contrastlab.errors import ContrastlabError
 from contrastlab.models.resnet import build_resnet
 
@@ -246,9 +246,9 @@ def test_cka_matrix_of_two_models_is_reproducible_and_uses_every_image() -> None
         first, cka_matrix(a, b, data, LAYERS[:3], LAYERS[3:], batch_size=12, pool=True)
     )
     assert first.shape == (3, 2) and np.isfinite(first).all() and (first < 0.999).all()
-    assert _bounds(41, 12, 4) == [(0, 12), (12, 24), (24, 36), (36, 41)]
-    assert _bounds(38, 12, 4) == [(0, 12), (12, 24), (24, 38)]
-    assert _bounds(3, 12, 4) == [(0, 3)]
+    assert batch_bounds(41, 12, 4) == [(0, 12), (12, 24), (24, 36), (36, 41)]
+    assert batch_bounds(38, 12, 4) == [(0, 12), (12, 24), (24, 38)]
+    assert batch_bounds(3, 12, 4) == [(0, 3)]
 
 
 def test_cka_matrix_errors() -> None:

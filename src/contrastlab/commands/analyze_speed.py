@@ -9,12 +9,9 @@ from typing import Any
 from contrastlab.analysis.speed import speed_summary
 from contrastlab.commands.analyze import AnalysisOutput
 from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.evaluation import eval_data
 from contrastlab.commands.loading import LoadedModel
+from contrastlab.commands.transfer_models import fine_tuned, random_encoder
 from contrastlab.errors import ContrastlabError
-from contrastlab.evaluate.finetune import finetune
-from contrastlab.methods import method_representation
-from contrastlab.models import channels_last_allowed
 from contrastlab.report.learning_curves import learning_curves
 
 
@@ -25,27 +22,11 @@ def analyze_speed(
     fraction = args.fraction if args.fraction is not None else ev.finetune_fractions[-1]
     if not 0 < fraction <= 1:
         raise ContrastlabError(f"--fraction must be in (0, 1], got {fraction}")
-    suite = eval_data(data)
-    twin = method_representation(loaded.random_twin(), ev.representation).to(loaded.device)
+    twin = random_encoder(loaded, recipe.train.seed)
     curves = {}
     for label, encoder in (("pretrained", loaded.representation()), ("random init", twin)):
-        result = finetune(
-            encoder,
-            suite.train_images,
-            suite.train_labels,
-            suite.test_images,
-            suite.test_labels,
-            num_classes=suite.num_classes,
-            fraction=fraction,
-            epochs=ev.finetune_epochs,
-            lr=ev.finetune_lr,
-            batch_size=ev.finetune_batch_size,
-            weight_decay=ev.finetune_weight_decay,
-            seed=recipe.train.seed,
-            device=loaded.device,
-            progress=recipe.train.progress,
-            channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
-            curve_every=args.every,
+        result = fine_tuned(
+            loaded, data, encoder, fraction, recipe.train.seed, curve_every=args.every
         )
         curves[label] = result.curve
     summary = speed_summary(curves["pretrained"], curves["random init"], target=args.target_top1)

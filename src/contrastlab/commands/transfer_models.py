@@ -24,9 +24,16 @@ def random_encoder(loaded: LoadedModel, seed: int) -> nn.Module:
 
 
 def fine_tuned(
-    loaded: LoadedModel, data: PreparedData, encoder: nn.Module, fraction: float, seed: int
+    loaded: LoadedModel,
+    data: PreparedData,
+    encoder: nn.Module,
+    fraction: float,
+    seed: int,
+    *,
+    curve_every: int = 0,
 ) -> FinetuneResult:
-    """``encoder`` fine-tuned (a copy) on ``fraction`` of the labels; the model is kept."""
+    """``encoder`` fine-tuned (a copy) on ``fraction`` of the labels with the recipe's
+    ``eval.finetune_*``; the model is kept; ``curve_every`` records the learning curve."""
     recipe, ev = loaded.recipe, loaded.recipe.eval
     suite = eval_data(data)
     return finetune(
@@ -45,5 +52,6 @@ def fine_tuned(
         device=loaded.device,
         progress=recipe.train.progress,
         channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
+        curve_every=curve_every,
         keep_model=True,
     )
