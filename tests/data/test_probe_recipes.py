@@ -241,6 +241,19 @@ def test_multiobject_canvases_keep_every_objects_label(objects: str) -> None:
     assert not torch.equal(data.train.meta["object0"][:48], data.test.meta["object0"])
 
 
+def test_multiobject_crops_make_an_object_centric_training_split() -> None:
+    """crops: true -> k crops per training canvas, each labelled by its own object; the held-out
+    split stays the scene canvases, the same as without crops."""
+    scenes = prepare_data(recipe("multiobject", {"k": 2}).data)
+    crops = prepare_data(recipe("multiobject", {"k": 2, "crops": True}).data)
+    assert scenes.test is not None and crops.test is not None
+    assert len(crops.train) == 2 * len(scenes.train)
+    assert crops.train.images.shape[1:] == scenes.train.images.shape[1:]
+    per_object = torch.stack([scenes.train.meta["object0"], scenes.train.meta["object1"]], dim=1)
+    assert torch.equal(crops.train.labels, per_object.reshape(-1).long())
+    assert torch.equal(crops.test.images, scenes.test.images)
+
+
 def test_multiobject_needs_labelled_objects() -> None:
     train = prepare_data(recipe(None).data).train
     unlabelled = train.select(torch.arange(8))

@@ -17,7 +17,11 @@ the recipe calls it when it is validated, so a bad option fails before anything 
 * ``multiobject`` (``k``, ``size_ratio``, ``object_size``, ``objects``, ``seed``): every image
   replaced by a canvas of ``k`` objects, pasted from the split's own labelled images
   (``objects: source``) or rendered by the built-in shapes generator (``objects: shapes``);
-  canvases drawn per split (`split_seed`). The labels become the dominant object's.
+  canvases drawn per split (`split_seed`). The labels become the dominant object's. With
+  ``crops: true`` the *training* split becomes the object-centric crops of its canvases (one
+  per object, labelled by it, resized to the image size), the held-out split stays canvases:
+  object-centric against scene-centric training, judged on the same scenes (Purushwalkam &
+  Gupta 2020).
 
 The secondary labels stay in ``meta`` (float64, one per image), so they follow the images through
 subsets: ``randbit`` (the bits' integer), ``digit_label`` and ``digit_id``, ``object0`` ...
@@ -35,7 +39,11 @@ from torchvision.transforms.v2 import functional as tvf
 
 from contrastlab.data.probes.block_shuffle import block_permutation, block_shuffle_tensors
 from contrastlab.data.probes.digit_overlay import GRID_3X3, digit_pool, overlay_digits
-from contrastlab.data.probes.multi_object import multi_object_canvases, object_sides
+from contrastlab.data.probes.multi_object import (
+    multi_object_canvases,
+    object_crops,
+    object_sides,
+)
 from contrastlab.data.probes.randbit import MAX_BITS, append_randbits
 from contrastlab.data.tensors import ImageTensors
 from contrastlab.errors import ConfigError, DataError
@@ -71,6 +79,7 @@ _OPTIONS: dict[str, dict[str, tuple[type, Any]]] = {
         "size_ratio": (float, 1.0),
         "object_size": (int, None),
         "objects": (str, "source"),
+        "crops": (bool, False),
         "seed": (int, 0),
     },
 }
@@ -119,7 +128,9 @@ def _typed(kind: type, value: Any, key: str) -> Any:
         return float(value)
     if kind is str and isinstance(value, str):
         return value
-    name = {int: "an integer", float: "a number", str: "a string"}[kind]
+    if kind is bool and isinstance(value, bool):
+        return value
+    name = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[kind]
     raise ConfigError(f"{_KEY}.{key} must be {name}, got {value!r}")
 
 
@@ -252,7 +263,7 @@ def _canvases(data: ImageTensors, spec: ProbeSpec, held_out: bool) -> ImageTenso
             f"use labelled data or {_KEY}.objects: shapes (the built-in shapes renderer)"
         )
     size, channels = int(data.images.shape[-1]), int(data.images.shape[1])
-    made = multi_object_canvases(
+    canvases = multi_object_canvases(
         len(data),
         k=spec["k"],
         image_size=size,
@@ -260,9 +271,10 @@ def _canvases(data: ImageTensors, spec: ProbeSpec, held_out: bool) -> ImageTenso
         size_ratio=spec["size_ratio"],
         seed=split_seed(spec["seed"], held_out),
         objects=data if from_source else None,
-    ).data
+    )
+    if not from_source and channels == 1:  # the renderer draws RGB; the recipe's images are grey
+        canvases.data.images = tvf.rgb_to_grayscale(canvases.data.images)
+    made = object_crops(canvases, size=size) if spec["crops"] and not held_out else canvases.data
     if not from_source:
         made.name = f"{made.name}:for:{data.name}"  # rendered, one canvas per image
-        if channels == 1:  # the renderer draws RGB; the recipe's images are grey
-            made.images = tvf.rgb_to_grayscale(made.images)
     return made
