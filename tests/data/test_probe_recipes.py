@@ -293,8 +293,11 @@ def test_probe_spec_fills_in_defaults() -> None:
         "size_ratio": 2.0,
         "object_size": 4,
         "objects": "source",
+        "crops": False,
         "seed": 0,
     }
+    with pytest.raises(ConfigError, match=r"data\.probe_options\.crops must be true or false"):
+        probe_spec("multiobject", {"crops": "yes"}, image_size=16)
     assert probe_spec("randbit", {"bits": 5}, image_size=16).options == {"bits": 5, "seed": 0}
     with pytest.raises(ConfigError, match=r"data\.probe_options\.bits must be an integer"):
         probe_spec("randbit", {"bits": True}, image_size=16)
