@@ -11,7 +11,8 @@ from torch import nn
 from contrastlab.commands.datasets import PreparedData
 from contrastlab.commands.evaluation import eval_data
 from contrastlab.commands.loading import LoadedModel
-from contrastlab.evaluate.finetune import FinetuneResult, finetune
+from contrastlab.evaluate.finetune import FinetuneResult
+from contrastlab.evaluate.suite import SuiteOptions, finetune_with
 from contrastlab.methods import build_method, method_representation
 from contrastlab.models import channels_last_allowed
 
@@ -34,24 +35,14 @@ def fine_tuned(
 ) -> FinetuneResult:
     """``encoder`` fine-tuned (a copy) on ``fraction`` of the labels with the recipe's
     ``eval.finetune_*``; the model is kept; ``curve_every`` records the learning curve."""
-    recipe, ev = loaded.recipe, loaded.recipe.eval
-    suite = eval_data(data)
-    return finetune(
-        encoder,
-        suite.train_images,
-        suite.train_labels,
-        suite.test_images,
-        suite.test_labels,
-        num_classes=suite.num_classes,
-        fraction=fraction,
-        epochs=ev.finetune_epochs,
-        lr=ev.finetune_lr,
-        batch_size=ev.finetune_batch_size,
-        weight_decay=ev.finetune_weight_decay,
-        seed=seed,
+    recipe = loaded.recipe
+    options = SuiteOptions(
         device=loaded.device,
-        progress=recipe.train.progress,
+        seed=seed,
         channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
-        curve_every=curve_every,
-        keep_model=True,
+        progress=recipe.train.progress,
+    )
+    suite = eval_data(data, recipe.data.channels)
+    return finetune_with(
+        encoder, suite, recipe.eval, options, fraction, curve_every=curve_every, keep_model=True
     )

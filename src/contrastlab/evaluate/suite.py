@@ -23,7 +23,7 @@ from contrastlab.augment.geometry import random_crop_flip
 from contrastlab.config.evaluation import EvalConfig
 from contrastlab.evaluate.clustering import cluster_scores, kmeans_clusters
 from contrastlab.evaluate.features import extract_features
-from contrastlab.evaluate.finetune import finetune
+from contrastlab.evaluate.finetune import FinetuneResult, finetune
 from contrastlab.evaluate.knn import knn_scores
 from contrastlab.evaluate.linear import linear_probe
 from contrastlab.evaluate.linear_sgd import sgd_linear_probe
@@ -40,6 +40,7 @@ from contrastlab.train.checkpoint import atomic_write_text
 __all__ = [
     "EvalData",
     "SuiteOptions",
+    "finetune_with",
     "fraction_key",
     "protocol_keys",
     "protocol_params",
@@ -320,28 +321,43 @@ def _write_per_query(result: RetrievalResult, labels: Tensor, path: Path) -> Non
     atomic_write_text(path, "\n".join(rows) + "\n")
 
 
+def finetune_with(
+    encoder: nn.Module,
+    data: EvalData,
+    config: EvalConfig,
+    options: SuiteOptions,
+    fraction: float,
+    **extra: Any,
+) -> FinetuneResult:
+    """:func:`finetune` of ``encoder`` on ``fraction`` of ``data``'s training labels with the
+    ``eval.finetune_*`` schedule of ``config``; ``extra`` (``curve_every``, ``keep_model``) goes
+    through."""
+    return finetune(
+        encoder,
+        data.train_images,
+        data.train_labels,
+        data.test_images,
+        data.test_labels,
+        num_classes=data.num_classes,
+        fraction=fraction,
+        epochs=config.finetune_epochs,
+        lr=config.finetune_lr,
+        batch_size=config.finetune_batch_size,
+        weight_decay=config.finetune_weight_decay,
+        seed=options.seed,
+        device=options.device,
+        progress=options.progress,
+        channels_last=options.channels_last,
+        **extra,
+    )
+
+
 def _finetune(
     encoder: nn.Module, data: EvalData, config: EvalConfig, options: SuiteOptions
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     for fraction in config.finetune_fractions:
-        result = finetune(
-            encoder,
-            data.train_images,
-            data.train_labels,
-            data.test_images,
-            data.test_labels,
-            num_classes=data.num_classes,
-            fraction=fraction,
-            epochs=config.finetune_epochs,
-            lr=config.finetune_lr,
-            batch_size=config.finetune_batch_size,
-            weight_decay=config.finetune_weight_decay,
-            seed=options.seed,
-            device=options.device,
-            progress=options.progress,
-            channels_last=options.channels_last,
-        )
+        result = finetune_with(encoder, data, config, options, fraction)
         key = fraction_key(fraction)
         out[f"finetune_top1_{key}"] = result.top1
         out[f"finetune_top5_{key}"] = result.top5
