@@ -148,3 +148,16 @@ def test_bad_batch_size_and_bad_encoder_output() -> None:
 
     with pytest.raises(ContrastlabError, match="one feature vector per image"):
         extract_features(Scalar(), random_images(2))
+
+
+def test_progress_bar_goes_to_stderr_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 5))
+    images = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    quiet = extract_features(encoder, images, batch_size=3)
+    capsys.readouterr()
+    loud = extract_features(encoder, images, batch_size=3, progress=True)
+    captured = capsys.readouterr()
+    assert torch.equal(quiet, loud)
+    assert "features" in captured.err and captured.out == ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images
@@ -24,13 +25,15 @@ def extract_features(
     batch_size: int = 512,
     device: torch.device | str = "cpu",
     channels_last: bool = False,
+    progress: bool = False,
 ) -> Tensor:
     """Encode ``images`` with ``encoder`` in eval mode and return float32 (N, D) features on CPU.
 
     ``images`` is a uint8 (N, C, H, W) tensor on CPU, already at the recipe's size. Each batch is
     moved to ``device``, converted to float in [0, 1] (``x / 255``) and passed through
     ``encoder``, which does its own normalisation. The encoder must already live on ``device``;
-    it is not moved. With ``channels_last`` the batches are laid out channels-last (the caller
+    it is not moved. ``progress`` shows a tqdm bar over the batches on stderr. With
+    ``channels_last`` the batches are laid out channels-last (the caller
     converts the encoder itself, as training does); the values are the same up to float rounding.
 
     The encoder is switched to eval mode for the pass, so BatchNorm uses its running statistics
@@ -49,7 +52,8 @@ def extract_features(
     encoder.eval()
     try:
         chunks: list[Tensor] = []
-        for start in range(0, images.shape[0], batch_size):
+        starts = range(0, images.shape[0], batch_size)
+        for start in tqdm(starts, desc="features", unit="batch", disable=not progress, leave=False):
             batch = images[start : start + batch_size].to(device, non_blocking=True)
             x = batch.float().div_(255.0).contiguous(memory_format=memory_format)
             out = encoder(x)

@@ -170,6 +170,7 @@ def run_protocols(
             batch_size=config.batch_size,
             device=options.device,
             channels_last=options.channels_last,
+            progress=options.progress,
         )
 
     train, test = features(data.train_images), features(data.test_images)
