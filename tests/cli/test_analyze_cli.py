@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from contrastlab.analysis.suppression import SHAPE_KINDS
 from contrastlab.cli import main
-
-
-@pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("trained")
-
-
-@pytest.fixture
-def run(trained_runs: Path, tmp_path: Path, tiny_args: list[str]) -> Path:
-    """A tiny one-epoch run: trained once per module, then copied for each test."""
-    trained = trained_runs / "run"
-    if not trained.exists():
-        assert main(["train", "--out", str(trained), "--epochs", "1", *tiny_args]) == 0
-    return Path(shutil.copytree(trained, tmp_path / "run"))
 
 
 def test_suppression_reads_out_every_shapes_factor(run: Path) -> None:

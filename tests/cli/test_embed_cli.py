@@ -3,7 +3,6 @@ features of the chosen split, with its labels; the map is a PNG beside it; bad i
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +16,6 @@ from contrastlab.evaluate import extract_features
 from contrastlab.evaluate.embeddings_io import load_embeddings
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("trained")
-
-
-@pytest.fixture
-def run(trained_runs: Path, tmp_path: Path, tiny_args: list[str]) -> Path:
-    """A tiny one-epoch run of its own: trained once per module, then copied for each test."""
-    trained = trained_runs / "run"
-    if not trained.exists():
-        assert main(["train", "--out", str(trained), "--epochs", "1", *tiny_args]) == 0
-    return Path(shutil.copytree(trained, tmp_path / "run"))
 
 
 def expected_split(run: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

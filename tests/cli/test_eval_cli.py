@@ -19,16 +19,9 @@ from contrastlab.evaluate import extract_features
 QUICK_FINETUNE = ["--set", "eval.finetune_epochs=2", "--set", "eval.finetune_batch_size=16"]
 
 
-@pytest.fixture
-def run_dir(tmp_path: Path, tiny_args: list[str]) -> Path:
-    out = tmp_path / "run"
-    assert main(["train", "--out", str(out), "--epochs", "1", *tiny_args]) == 0
-    return out
-
-
-def test_all_protocols_in_one_table(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_all_protocols_in_one_table(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["eval", str(run_dir), "--protocol", "all", *QUICK_FINETUNE]) == 0
+    assert main(["eval", str(run), "--protocol", "all", *QUICK_FINETUNE]) == 0
     table = capsys.readouterr().out
     for row in (
         "| kNN top-1 |",
@@ -40,7 +33,7 @@ def test_all_protocols_in_one_table(run_dir: Path, capsys: pytest.CaptureFixture
         "| fine-tune 10% labels top-1 |",
     ):
         assert table.count(row) == 1, row
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["protocols"]) == {"knn", "linear", "retrieval", "clustering", "finetune"}
     assert metrics["protocols"]["finetune"]["epochs"] == 2
     assert metrics["protocols"]["knn"]["checkpoint_epoch"] == 1
@@ -49,35 +42,35 @@ def test_all_protocols_in_one_table(run_dir: Path, capsys: pytest.CaptureFixture
     for key in ("finetune_top1_1pct", "random_finetune_top1_10pct", "kmeans_ari"):
         assert -1.0 <= metrics[key] <= 1.0
     assert metrics["epochs"] == 1 and "train_seconds" in metrics  # training figures kept
-    assert (run_dir / "figures" / "retrieval.png").stat().st_size > 10_000
-    table = np.genfromtxt(run_dir / "retrieval_per_query.csv", delimiter=",", names=True)
+    assert (run / "figures" / "retrieval.png").stat().st_size > 10_000
+    table = np.genfromtxt(run / "retrieval_per_query.csv", delimiter=",", names=True)
     assert len(table) == metrics["n_test"] == 48
     assert np.nanmean(table["map_at_r"]) == pytest.approx(metrics["retrieval_map_at_r"], rel=1e-5)
     assert np.nanmean(table["hit_at_5"]) == pytest.approx(metrics["retrieval_hit_at_5"], rel=1e-5)
 
 
-def test_a_later_protocol_is_merged_and_stale_twins_dropped(run_dir: Path) -> None:
-    trained = json.loads((run_dir / "metrics.json").read_text())
+def test_a_later_protocol_is_merged_and_stale_twins_dropped(run: Path) -> None:
+    trained = json.loads((run / "metrics.json").read_text())
     assert "finetune" not in trained["protocols"]  # not a default protocol
-    assert main(["eval", str(run_dir), "--protocol", "knn", "--no-baseline"]) == 0
-    merged = json.loads((run_dir / "metrics.json").read_text())
+    assert main(["eval", str(run), "--protocol", "knn", "--no-baseline"]) == 0
+    merged = json.loads((run / "metrics.json").read_text())
     assert merged["knn_top1"] == pytest.approx(trained["knn_top1"])
     assert "random_knn_top1" not in merged and "random_knn_top5" not in merged
     assert merged["random_linear_top1"] == trained["random_linear_top1"]  # not re-run, kept
     assert merged["train_seconds"] == trained["train_seconds"]
 
 
-def test_majority_vote_matches_scikit_learn_on_the_run(run_dir: Path) -> None:
+def test_majority_vote_matches_scikit_learn_on_the_run(run: Path) -> None:
     figures = evaluate_run(
-        run_dir,
+        run,
         protocols=["knn"],
         overrides=[("eval.knn_vote", "majority"), ("eval.knn_k", 7), ("train.progress", False)],
         baseline=False,
-        out=run_dir / "majority.json",
+        out=run / "majority.json",
     )
     assert figures["protocols"]["knn"]["vote"] == "majority"
-    assert json.loads((run_dir / "majority.json").read_text())["knn_top1"] == figures["knn_top1"]
-    loaded = load_model(run_dir, [])
+    assert json.loads((run / "majority.json").read_text())["knn_top1"] == figures["knn_top1"]
+    loaded = load_model(run, [])
     data = prepare_data(loaded.recipe.data)
     assert data.test is not None
     encoder = loaded.representation()
@@ -88,12 +81,12 @@ def test_majority_vote_matches_scikit_learn_on_the_run(run_dir: Path) -> None:
     assert figures["knn_top1"] == pytest.approx(np.mean(predicted == data.test.labels.numpy()))
 
 
-def test_sgd_probe_from_the_command_line(run_dir: Path) -> None:
+def test_sgd_probe_from_the_command_line(run: Path) -> None:
     assert (
         main(
             [
                 "eval",
-                str(run_dir),
+                str(run),
                 "--protocol",
                 "linear",
                 "--no-baseline",
@@ -107,7 +100,7 @@ def test_sgd_probe_from_the_command_line(run_dir: Path) -> None:
         )
         == 0
     )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
     params = metrics["protocols"]["linear"]
     assert params["solver"] == "sgd" and params["augment"] is True and params["epochs"] == 3
     assert 0.0 <= metrics["linear_top1"] <= metrics["linear_top5"] <= 1.0
@@ -115,12 +108,12 @@ def test_sgd_probe_from_the_command_line(run_dir: Path) -> None:
 
 
 def test_other_data_drops_the_run_source_options(
-    run_dir: Path, capsys: pytest.CaptureFixture[str]
+    run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The run trained on shapes with shapes' own options (n_train, n_test); evaluating it on
     digits must not hand those options to the digits source."""
-    out = run_dir / "digits.json"
-    args = ["eval", str(run_dir), "--data", "digits", "--protocol", "knn", "--out", str(out)]
+    out = run / "digits.json"
+    args = ["eval", str(run), "--data", "digits", "--protocol", "knn", "--out", str(out)]
     assert main(args) == 0, capsys.readouterr().err
     figures = json.loads(out.read_text())
     assert figures["data"] == "digits" and figures["n_test"] == 540
@@ -137,9 +130,9 @@ def test_other_data_drops_the_run_source_options(
     ],
 )
 def test_bad_protocol_settings_exit_2(
-    run_dir: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+    run: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
     capsys.readouterr()
-    assert main(["eval", str(run_dir), *flags]) == 2
+    assert main(["eval", str(run), *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -14,7 +14,6 @@ from contrastlab.commands.analyze import AnalysisOutput
 from contrastlab.commands.datasets import PreparedData
 from contrastlab.commands.loading import LoadedModel, load_model
 from contrastlab.errors import ContrastlabError
-from contrastlab.methods import method_representation
 from contrastlab.report.cka_heatmap import cka_heatmap
 
 # the stages of our ResNets, in order: the stem's output, the four stages, the pooled features
@@ -49,8 +48,7 @@ def analyze_cka(
         other = load_model(args.other, [("eval.representation", recipe.eval.representation)])
         model_b, label_b = other.representation().to(loaded.device), str(other.checkpoint)
     else:
-        twin = loaded.random_twin()
-        model_b = method_representation(twin, recipe.eval.representation).to(loaded.device)
+        model_b = loaded.representation(loaded.random_twin())
         label_b = "random init"
     layers = (
         [name.strip() for name in args.layers.split(",") if name.strip()]

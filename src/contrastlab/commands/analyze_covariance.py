@@ -18,7 +18,6 @@ from contrastlab.commands.analyze import AnalysisOutput
 from contrastlab.commands.datasets import PreparedData
 from contrastlab.commands.loading import LoadedModel
 from contrastlab.errors import ContrastlabError
-from contrastlab.methods import method_representation
 from contrastlab.report.eigen_mapping import eigenvalue_mapping_plot
 
 
@@ -48,7 +47,7 @@ def analyze_covariance(
     )
     layers = {"trained": conv}
     if not args.no_baseline:
-        twin = method_representation(loaded.random_twin(), recipe.eval.representation)
+        twin = loaded.representation(loaded.random_twin())
         layers["random init"] = first_conv(twin)[1]
     scores, mappings = {}, {}
     for label, layer in layers.items():

@@ -26,7 +26,6 @@ from contrastlab.commands.datasets import PreparedData
 from contrastlab.commands.loading import LoadedModel
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate import extract_features
-from contrastlab.methods import method_representation
 from contrastlab.report.similarity_curves import similarity_curves
 
 SET_BUILDERS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
@@ -61,10 +60,7 @@ def analyze_invariance(
     images, labels = data.test.images[order], data.test.labels[order]
     encoders: dict[str, nn.Module] = {"trained": loaded.representation()}
     if not args.no_baseline:
-        twin = loaded.random_twin()
-        encoders["random init"] = method_representation(twin, recipe.eval.representation).to(
-            loaded.device
-        )
+        encoders["random init"] = loaded.representation(loaded.random_twin())
     scores: dict[str, dict[str, float]] = {label: {} for label in encoders}
     chance: dict[str, float] = {}
     for kind in kinds:

@@ -24,7 +24,6 @@ from contrastlab.commands.loading import LoadedModel
 from contrastlab.data import ImageTensors
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate import extract_features
-from contrastlab.methods import method_representation
 from contrastlab.models import channels_last_allowed
 from contrastlab.report.decodability_bars import decodability_bars
 
@@ -74,10 +73,7 @@ def analyze_suppression(
         kinds = {name: kinds[name] for name in wanted}
     encoders = {"trained": loaded.representation()}
     if not args.no_baseline:
-        twin = loaded.random_twin()
-        encoders["random init"] = method_representation(twin, recipe.eval.representation).to(
-            loaded.device
-        )
+        encoders["random init"] = loaded.representation(loaded.random_twin())
     results: dict[str, Any] = {}
     for label, encoder in encoders.items():
 

@@ -19,7 +19,6 @@ from contrastlab.commands.train import overrides_from
 from contrastlab.config.evaluation import PROTOCOLS
 from contrastlab.errors import ConfigError, DataError
 from contrastlab.evaluate.suite import protocol_keys
-from contrastlab.methods import method_representation
 from contrastlab.report import results_table
 from contrastlab.train.checkpoint import atomic_write_text
 
@@ -54,11 +53,17 @@ def evaluate_run(
     ("eval.knn_k", 20)]``; ``baseline``: also evaluate the random-init twin. The figures are
     written to ``out`` when given, else merged into a run directory's ``metrics.json``.
     """
-    pairs = list(overrides)
-    if protocols is not None:
-        pairs.append(("eval.protocols", list(parse_protocols(list(protocols)) or [])))
-    loaded = load_model(target, pairs)
+    loaded = load_model(target, with_protocols(list(overrides), protocols))
     return _evaluate(loaded, baseline, Path(out) if out else None)
+
+
+def with_protocols(
+    overrides: list[tuple[str, Any]], protocols: Sequence[str] | None
+) -> list[tuple[str, Any]]:
+    """``overrides`` plus ``eval.protocols`` when protocols are named (see `parse_protocols`)."""
+    if protocols is None:
+        return overrides
+    return [*overrides, ("eval.protocols", parse_protocols(protocols) or [])]
 
 
 def _evaluate(loaded: LoadedModel, baseline: bool, out: Path | None) -> dict[str, Any]:
@@ -69,12 +74,10 @@ def _evaluate(loaded: LoadedModel, baseline: bool, out: Path | None) -> dict[str
             f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
         )
     random = loaded.random_twin() if baseline else None
-    random_encoder = None
-    if random is not None:
-        random_encoder = method_representation(random, recipe.eval.representation).to(device)
-    into_run = loaded.run is not None and out is None
-    figures = loaded.run.figures if into_run and loaded.run else None
-    tables = loaded.run.path if into_run and loaded.run else None
+    random_encoder = None if random is None else loaded.representation(random)
+    run = loaded.run if out is None else None  # figures and tables go into the run directory
+    figures = run.figures if run is not None else None
+    tables = run.path if run is not None else None
     metrics: dict[str, Any] = {
         "checkpoint": str(loaded.checkpoint),
         "epochs": loaded.epoch,
@@ -126,11 +129,7 @@ def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    pairs = overrides_from(args)
-    protocols = parse_protocols(args.protocol)
-    if protocols is not None:
-        pairs.append(("eval.protocols", protocols))
-    loaded = load_model(args.target, pairs)
+    loaded = load_model(args.target, with_protocols(overrides_from(args), args.protocol))
     out = Path(args.out) if args.out else None
     metrics = _evaluate(loaded, not args.no_baseline, out)
     print(

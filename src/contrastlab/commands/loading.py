@@ -32,9 +32,11 @@ class LoadedModel:
     method: nn.Module  # weights loaded, on the CPU
     device: torch.device
 
-    def representation(self) -> nn.Module:
-        """The feature module named by ``eval.representation``, on the device."""
-        return method_representation(self.method, self.recipe.eval.representation).to(self.device)
+    def representation(self, method: nn.Module | None = None) -> nn.Module:
+        """The feature module named by ``eval.representation`` of ``method`` (default: the
+        trained one), on the device."""
+        chosen = self.method if method is None else method
+        return method_representation(chosen, self.recipe.eval.representation).to(self.device)
 
     def random_twin(self) -> nn.Module:
         """A fresh method from the same recipe and seed: the trained one's starting point."""

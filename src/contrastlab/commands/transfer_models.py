@@ -13,7 +13,7 @@ from contrastlab.commands.evaluation import eval_data
 from contrastlab.commands.loading import LoadedModel
 from contrastlab.evaluate.finetune import FinetuneResult
 from contrastlab.evaluate.suite import SuiteOptions, finetune_with
-from contrastlab.methods import build_method, method_representation
+from contrastlab.methods import build_method
 from contrastlab.models import channels_last_allowed
 
 
@@ -21,7 +21,7 @@ def random_encoder(loaded: LoadedModel, seed: int) -> nn.Module:
     """A random-init encoder of the run's recipe, drawn with ``seed`` (its own seed: the twin)."""
     train = dataclasses.replace(loaded.recipe.train, seed=seed)
     method = build_method(dataclasses.replace(loaded.recipe, train=train))
-    return method_representation(method, loaded.recipe.eval.representation).to(loaded.device)
+    return loaded.representation(method)
 
 
 def fine_tuned(
