@@ -186,9 +186,9 @@ def test_batches_are_near_equal_and_channels_last_is_ignored_on_the_cpu() -> Non
 
 def test_top_k_clips_k_to_the_classes_and_ties_rank_the_smaller_class_first() -> None:
     logits = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [5.0, 4, 3, 2, 1, 0, -1]])
-    assert _top_k(logits, torch.tensor([6, 6]), 7) == (0.5, 0.5)
-    assert _top_k(logits, torch.tensor([1, 4]), 7) == (0.0, 1.0)  # ties: classes 0..3 first
-    assert _top_k(logits[:, :3], torch.tensor([2, 2]), 3) == (0.0, 1.0)  # top-3 of 3 classes
+    assert _top_k(logits, torch.tensor([6, 6])) == (0.5, 0.5)
+    assert _top_k(logits, torch.tensor([1, 4])) == (0.0, 1.0)  # ties: classes 0..3 first
+    assert _top_k(logits[:, :3], torch.tensor([2, 2])) == (0.0, 1.0)  # top-3 of 3 classes
 
 
 def test_top5_is_one_with_at_most_five_classes_even_untrained() -> None:

@@ -36,6 +36,7 @@ from contrastlab.augment.geometry import random_crop_flip
 from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
 from contrastlab.evaluate.features import extract_features
+from contrastlab.evaluate.linear import top_k_accuracy
 from contrastlab.models.encoder import channels_last_allowed, use_channels_last
 from contrastlab.train.optim import warmup_cosine
 
@@ -182,14 +183,12 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> tuple[Tenso
     return torch.tensor_split(torch.randperm(n, generator=generator), _n_batches(n, batch_size))
 
 
-@torch.no_grad()
-def _top_k(logits: Tensor, labels: Tensor, num_classes: int) -> tuple[float, float]:
-    """Top-1 and top-min(5, num_classes) accuracy of ``logits`` (N, num_classes); tied scores
-    rank the smaller class first."""
-    ranked = logits.argsort(dim=1, descending=True, stable=True)[:, : min(5, num_classes)]
-    hits = ranked == labels[:, None]
-    n = len(labels)
-    return int(hits[:, 0].sum()) / n, int(hits.any(dim=1).sum()) / n
+def _top_k(logits: Tensor, labels: Tensor) -> tuple[float, float]:
+    """Top-1 and top-5 of ``logits`` (N, classes) by :func:`top_k_accuracy` (k clipped to the
+    classes; tied scores rank the smaller class first)."""
+    scores, classes = logits.detach().cpu().numpy(), np.arange(logits.shape[1])
+    truth = labels.cpu().numpy()
+    return top_k_accuracy(scores, classes, truth, 1), top_k_accuracy(scores, classes, truth, 5)
 
 
 def finetune(
@@ -279,7 +278,7 @@ def finetune(
         logits = extract_features(
             model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
         )
-        return _top_k(logits, y_test, num_classes)[0]
+        return _top_k(logits, y_test)[0]
 
     curve: list[dict[str, float]] = []
     if curve_every:
@@ -304,7 +303,7 @@ def finetune(
     logits = extract_features(
         model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
     )
-    top1, top5 = _top_k(logits, y_test, num_classes)
+    top1, top5 = _top_k(logits, y_test)
     return FinetuneResult(
         top1=top1,
         top5=top5,
