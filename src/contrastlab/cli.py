@@ -164,6 +164,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.set_defaults(func=_analyze)
 
+    reproduce = commands.add_parser(
+        "reproduce", help="rerun a paper's key finding at small scale and report the verdict"
+    )
+    reproduce.add_argument("paper", nargs="?", metavar="PAPER", help="see --list")
+    reproduce.add_argument("--list", action="store_true", help="list the papers")
+    reproduce.add_argument(
+        "--scale",
+        choices=("tiny", "small", "paper"),
+        default="small",
+        help="small: at most 20 min on a 2-core CPU (default); paper: the GPU recipe; "
+        "tiny: seconds, a smoke test",
+    )
+    reproduce.add_argument(
+        "--out", metavar="DIR", help="working directory (default: runs/reproduce-PAPER-SCALE)"
+    )
+    reproduce.add_argument(
+        "--datasets",
+        metavar="DIR",
+        help="CIFAR-10 JPEG / MNIST folder (default: ../shared/datasets; parts needing it are "
+        "skipped when absent)",
+    )
+    reproduce.add_argument(
+        "--publish", metavar="DIR", help="also copy the report and figures to DIR/PAPER/"
+    )
+    reproduce.add_argument(
+        "--progress", action="store_true", help="show each training run's progress bars"
+    )
+    reproduce.set_defaults(func=_reproduce)
+
     recipes = commands.add_parser("recipes", help="list the bundled recipes")
     recipes.set_defaults(func=_recipes)
     return parser
@@ -207,6 +236,12 @@ def _analyze(args: argparse.Namespace) -> int:
     from contrastlab.commands.analyze import run_analyze
 
     return run_analyze(args)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from contrastlab.commands.reproduce import run_reproduce
+
+    return run_reproduce(args)
 
 
 def _recipes(args: argparse.Namespace) -> int:

@@ -1,0 +1,40 @@
+"""`contrastlab reproduce PAPER`: rerun a paper's key finding, write its report, print verdicts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from contrastlab.errors import ConfigError
+from contrastlab.reproduce.paper import PAPERS, load_paper
+
+DEFAULT_DATASETS = Path("../shared/datasets")
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    if args.list:
+        for name in PAPERS:
+            paper = load_paper(name)
+            print(f"{name:14s} {paper.title} ({paper.citation})")
+        return 0
+    if args.paper is None:
+        raise ConfigError(f"name a paper ({', '.join(PAPERS)}) or give --list")
+    from contrastlab.report.reproduction_report import verdict_table
+    from contrastlab.reproduce.runner import publish, reproduce
+
+    datasets = Path(args.datasets) if args.datasets else DEFAULT_DATASETS
+    if args.datasets and not datasets.is_dir():
+        raise ConfigError(f"--datasets {datasets} is not a directory")
+    result = reproduce(
+        args.paper,
+        scale=args.scale,
+        out=Path(args.out) if args.out else None,
+        datasets=datasets,
+        progress=args.progress,
+    )
+    print(f"\n{result.paper.title}: {result.verdict}\n")
+    print(verdict_table(result.findings))
+    print(f"\nreport: {result.report}")
+    if args.publish:
+        print(f"published: {publish(result, Path(args.publish)) / 'report.md'}")
+    return 0

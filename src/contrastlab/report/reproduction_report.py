@@ -1,0 +1,99 @@
+"""A reproduction's ``report.md``: the claims beside our figures, the verdicts and their rule,
+the setup, the figures and every command that produced them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from contrastlab.reproduce.verdict import RULE, Finding
+from contrastlab.reproduce.workspace import Step
+
+__all__ = ["reproduction_report", "verdict_table"]
+
+_MARK = {"reproduced": "✅", "partly": "◐", "not reproduced": "❌", "skipped": "—"}
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _value(value: Any) -> str:
+    """A setting for the table: a dict as ``key=value, ...``."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def verdict_table(findings: Sequence[Finding]) -> str:
+    """The markdown table of findings: claim (with its tag), measured, verdict."""
+    lines = ["| finding | the paper's claim | measured | verdict |", "|---|---|---|---|"]
+    for f in findings:
+        claim = f"{_cell(f.claim.text)} {f.claim.tag}"
+        measured = _cell(f.measured if f.verdict != "skipped" else f"skipped: {f.reason}")
+        lines.append(f"| {f.name} | {claim} | {measured} | {_MARK[f.verdict]} {f.verdict} |")
+    return "\n".join(lines)
+
+
+def reproduction_report(
+    *,
+    title: str,
+    citation: str,
+    section: str,
+    setup: str,
+    scale: str,
+    settings: Mapping[str, Any],
+    findings: Sequence[Finding],
+    verdict: str,
+    steps: Sequence[Step],
+    environment: Mapping[str, str],
+    command: str,
+) -> str:
+    """The whole report as markdown."""
+    total = sum(step.seconds for step in steps)
+    cpu = sum(step.cpu_seconds for step in steps)
+    out = [
+        f"# Reproduction: {title}",
+        "",
+        f"{citation}. Claims quoted from `PAPERS.md` {section} (our summary of the paper).",
+        "",
+        f"**Verdict: {_MARK.get(verdict, '')} {verdict}** at scale `{scale}`, "
+        f"{total / 60:.1f} min of steps ({cpu / 60:.1f} CPU min). Regenerate with `{command}`.",
+        "",
+        *(
+            [
+                "> Scale `tiny` is a smoke test of the steps (a few images, one epoch): its "
+                "verdicts test no claim.",
+                "",
+            ]
+            if scale == "tiny"
+            else []
+        ),
+        "## Findings",
+        "",
+        verdict_table(findings),
+        "",
+        "## How the verdicts are decided",
+        "",
+        RULE,
+        "",
+    ]
+    for f in findings:
+        if f.verdict == "skipped":
+            out.append(f"- **{f.name}**: skipped ({f.reason})")
+            continue
+        out.append(f"- **{f.name}** ({f.verdict}):")
+        out += [f"  - {'pass' if t.passed else 'FAIL'}: {t.text}" for t in f.tests]
+    out += ["", "## Setup", "", setup, "", "| setting | value |", "|---|---|"]
+    out += [f"| {key} | {_cell(_value(value))} |" for key, value in settings.items()]
+    out += [f"| {key} | {_cell(value)} |" for key, value in environment.items()]
+    figures = list(dict.fromkeys((f.name, p) for f in findings for p in f.figures))
+    if figures:
+        out += ["", "## Figures", ""]
+        out += [f"![{name}]({path})" for name, path in figures]
+    out += ["", "## Steps", "", "| step | seconds | CPU s | command |", "|---|---:|---:|---|"]
+    for step in steps:
+        note = " (reused)" if step.reused else ""
+        cmd = f"`{step.command}`" if step.command else "(in-process computation)"
+        out.append(f"| {step.name}{note} | {step.seconds:.0f} | {step.cpu_seconds:.0f} | {cmd} |")
+    return "\n".join(out) + "\n"

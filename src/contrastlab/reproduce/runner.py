@@ -1,0 +1,162 @@
+"""Run one paper's reproduction in a workspace and write its report, verdict and gallery copy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from contrastlab import __version__
+from contrastlab.errors import ConfigError
+from contrastlab.report.reproduction_report import reproduction_report
+from contrastlab.reproduce.paper import SCALES, Context, Paper, load_paper
+from contrastlab.reproduce.verdict import Finding, paper_verdict
+from contrastlab.reproduce.workspace import Workspace
+from contrastlab.train.checkpoint import atomic_write_text
+
+__all__ = ["Reproduction", "publish", "reproduce", "source_hash"]
+
+# the code a reproduction's figures depend on: when any of it changes, the gallery is stale
+_SOURCES = ("augment", "losses", "methods", "models", "train", "reproduce")
+
+
+def source_hash(paper: str) -> str:
+    """SHA-256 of the sources behind ``paper``'s figures (`_SOURCES`, and its own module)."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(p for folder in _SOURCES for p in (root / folder).glob("*.py"))
+    digest = hashlib.sha256(paper.encode())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Reproduction:
+    """What a reproduction produced: where, its findings and the paper's verdict."""
+
+    paper: Paper
+    root: Path
+    findings: list[Finding]
+    verdict: str
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+
+def reproduce(
+    name: str,
+    *,
+    scale: str = "small",
+    out: Path | None = None,
+    datasets: Path | None = None,
+    progress: bool = False,
+) -> Reproduction:
+    """Run (or resume) the reproduction of ``name`` at ``scale`` in ``out`` (default
+    ``runs/reproduce-NAME-SCALE``); write ``report.md`` and ``verdict.json`` there."""
+    paper = load_paper(name)
+    if scale not in SCALES:
+        raise ConfigError(f"unknown --scale {scale!r}; valid: {', '.join(SCALES)}")
+    root = out if out is not None else Path("runs") / f"reproduce-{name}-{scale}"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root} is a file, not a directory")
+    settings = paper.scales[scale]
+    marker = root / "reproduction.json"
+    identity = {"paper": name, "scale": scale}
+    if marker.is_file():
+        found = json.loads(marker.read_text())
+        if {k: found.get(k) for k in identity} != identity:
+            raise ConfigError(
+                f"{root} holds the reproduction of {found.get('paper')} at scale "
+                f"{found.get('scale')}; give another --out"
+            )
+    elif root.is_dir() and any(root.iterdir()):
+        raise ConfigError(f"{root} is not empty and is not a reproduction; give another --out")
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(marker, json.dumps(identity) + "\n")
+    workspace = Workspace(root, progress=progress)
+    workspace.figures.mkdir(exist_ok=True)
+    usable = datasets if datasets is not None and datasets.is_dir() else None
+    findings = paper.run(Context(workspace, scale, settings, usable))
+    verdict = paper_verdict(findings)
+    command = f"contrastlab reproduce {name} --scale {scale}"
+    environment = {
+        "contrastlab": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "processor": platform.machine(),
+        "CPU threads": str(torch.get_num_threads()),
+        "CUDA": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "shared datasets": str(usable) if usable else "absent",
+        "source hash": source_hash(name),
+    }
+    text = reproduction_report(
+        title=paper.title,
+        citation=paper.citation,
+        section=paper.section,
+        setup=paper.setup,
+        scale=scale,
+        settings=settings,
+        findings=findings,
+        verdict=verdict,
+        steps=workspace.steps,
+        environment=environment,
+        command=command,
+    )
+    atomic_write_text(root / "report.md", text)
+    record: dict[str, Any] = {
+        "paper": name,
+        "title": paper.title,
+        "scale": scale,
+        "verdict": verdict,
+        "findings": [f.as_dict() for f in findings],
+        "minutes": round(sum(s.seconds for s in workspace.steps) / 60, 1),
+        "source_hash": environment["source hash"],
+        "environment": environment,
+    }
+    atomic_write_text(root / "verdict.json", json.dumps(record, indent=2) + "\n")
+    return Reproduction(paper, root, findings, verdict)
+
+
+def publish(result: Reproduction, gallery: Path) -> Path:
+    """Copy the report, verdict and figures to ``gallery/NAME/`` and rewrite the gallery index."""
+    target = gallery / result.paper.name
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "figures").mkdir(parents=True)
+    shutil.copy2(result.root / "report.md", target / "report.md")
+    shutil.copy2(result.root / "verdict.json", target / "verdict.json")
+    for figure in sorted(result.root.glob("figures/*.png")):
+        shutil.copy2(figure, target / "figures" / figure.name)
+    write_index(gallery)
+    return target
+
+
+def write_index(gallery: Path) -> None:
+    """``gallery/README.md``: one row per published reproduction."""
+    from contrastlab.reproduce.paper import PAPERS
+
+    rows = ["| paper | scale | verdict | minutes | report |", "|---|---|---|---:|---|"]
+    for name in PAPERS:
+        path = gallery / name / "verdict.json"
+        if not path.is_file():
+            rows.append(f"| {name} | — | not generated | — | — |")
+            continue
+        record = json.loads(path.read_text())
+        rows.append(
+            f"| {record['title']} | {record['scale']} | {record['verdict']} | "
+            f"{record['minutes']} | [{name}/report.md]({name}/report.md) |"
+        )
+    text = (
+        "# Reproductions\n\nGenerated by `contrastlab reproduce PAPER --scale small "
+        "--publish docs/reproductions`; each report states its claims, figures, rule and "
+        "commands.\n\n" + "\n".join(rows) + "\n"
+    )
+    atomic_write_text(gallery / "README.md", text)
