@@ -1,4 +1,4 @@
-"""The reproductions' generic figures: bars with seed spread, and curves of one figure vs a sweep."""
+"""Generic reproduction figures: bars with seed spread, curves of one figure over a sweep."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ Verdict = Literal["reproduced", "partly", "not reproduced", "skipped"]
 RULE = (
     "A finding is **reproduced** when every one of its tests passes, **partly** when some pass, "
     "**not reproduced** when none does; **skipped** when it could not be measured. The paper's "
-    "verdict is reproduced when every measured finding is, not reproduced when none is, else partly."
+    "verdict is reproduced when every measured finding is, not reproduced when none is, "
+    "else partly."
 )
 
 
