@@ -99,35 +99,55 @@ class Workspace:
     def _record(
         self, name: str, command: str, seconds: float, reused: bool, cpu: float = 0.0
     ) -> None:
+        if any(step.name == name for step in self.steps):
+            return  # the same step asked for again in this reproduction: counted once
         self.steps.append(Step(name, command, round(seconds, 1), reused, round(cpu, 1)))
 
-    def train(self, name: str, recipe: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    def train(
+        self,
+        name: str,
+        recipe: str,
+        settings: Mapping[str, Any],
+        *,
+        stop_after: int | None = None,
+    ) -> dict[str, Any]:
         """`contrastlab train --recipe RECIPE --set ...` into ``runs/NAME``; its ``metrics.json``.
 
-        A finished run is reused; an interrupted one is continued from its last checkpoint."""
+        A finished run is reused; an interrupted one is continued from its last checkpoint.
+        With ``stop_after=K`` the run stops (resumably) after epoch K and its checkpoint is kept
+        as ``checkpoints/epochK.pt``: the result is ``{"epoch": K, "checkpoint": PATH}`` (call
+        again with a larger K, or None, to go on)."""
         run = self.run_dir(name)
         flags = ["--recipe", recipe, "--out", str(run), *set_flags(settings)]
         if not self.progress:
             flags += ["--set", "train.progress=false"]
         command = "contrastlab train " + shlex.join(flags)
         metrics_path = run / "metrics.json"
-        timing = self.root / "steps" / f"{name}.time.json"
-        if metrics_path.is_file():
+        label = name if stop_after is None else f"{name}@{stop_after}"
+        timing = self.root / "steps" / f"{label}.time.json"
+        kept = run / "checkpoints" / f"epoch{stop_after}.pt"
+        done = kept.is_file() if stop_after is not None else metrics_path.is_file()
+        if done:
             spent = _read_json(timing) if timing.is_file() else {}
-            seconds = float(spent.get("seconds", _read_json(metrics_path).get("train_seconds", 0)))
-            self._record(name, command, seconds, True, float(spent.get("cpu_seconds", 0.0)))
-            return _read_json(metrics_path)
-        start, cpu = time.perf_counter(), time.process_time()
-        if (run / "config.yaml").is_file():
-            self._say(f"{name}: continuing the interrupted run {run}")
-            self._cli(["train", "--resume", str(run)])
+            seconds, cpu = float(spent.get("seconds", 0.0)), float(spent.get("cpu_seconds", 0.0))
+            self._record(label, command, seconds, True, cpu)
         else:
-            self._say(f"{name}: {command}")
-            self._cli(["train", *flags])
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        spent = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}
-        atomic_write_text(timing, json.dumps(spent) + "\n")
-        self._record(name, command, seconds, False, cpu)
+            start, cpu = time.perf_counter(), time.process_time()
+            until = [] if stop_after is None else ["--stop-after", str(stop_after)]
+            if (run / "config.yaml").is_file():
+                self._say(f"{label}: continuing the run {run}")
+                self._cli(["train", "--resume", str(run), *until])
+            else:
+                self._say(f"{label}: {command}")
+                self._cli(["train", *flags, *until])
+            if stop_after is not None:
+                shutil.copy2(run / "checkpoints" / "last.pt", kept)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            spent = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}
+            atomic_write_text(timing, json.dumps(spent) + "\n")
+            self._record(label, command, seconds, False, cpu)
+        if stop_after is not None:
+            return {"epoch": stop_after, "checkpoint": str(kept)}
         return _read_json(metrics_path)
 
     def command(self, name: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -146,24 +166,30 @@ class Workspace:
 
         return self.cached(name, run, command=command)
 
+    def target(self, run: str | Path) -> str:
+        """A run's name (``runs/RUN``) or a checkpoint's path, as a command's TARGET."""
+        return str(run if isinstance(run, Path) else self.run_dir(run))
+
     def evaluate(
-        self, name: str, run: str, protocols: str, settings: Mapping[str, Any] = {}
+        self, name: str, run: str | Path, protocols: str, settings: Mapping[str, Any] = {}
     ) -> dict[str, Any]:
-        """`contrastlab eval runs/RUN --protocol P` into ``steps/NAME.json``."""
-        argv = ["eval", str(self.run_dir(run)), "--protocol", protocols, "--out", "{out}"]
+        """`contrastlab eval runs/RUN --protocol P` into ``steps/NAME.json`` (``run``: a run's
+        name, or a checkpoint's Path)."""
+        argv = ["eval", self.target(run), "--protocol", protocols, "--out", "{out}"]
         return self.command(name, [*argv, *set_flags(settings)])
 
     def analyze(
         self,
         name: str,
         kind: str,
-        run: str,
+        run: str | Path,
         flags: Sequence[str] = (),
         settings: Mapping[str, Any] = {},
     ) -> dict[str, Any]:
         """`contrastlab analyze KIND runs/RUN --out steps/NAME/`; its JSON (also copied to
-        ``steps/NAME.json``), and its figures stay in ``steps/NAME/``."""
-        argv = ["analyze", kind, str(self.run_dir(run)), "--out", "{dir}", *flags]
+        ``steps/NAME.json``), and its figures stay in ``steps/NAME/`` (``run``: a run's name, or
+        a checkpoint's Path)."""
+        argv = ["analyze", kind, self.target(run), "--out", "{dir}", *flags]
         return self.command(name, [*argv, *set_flags(settings)])
 
     def cached(
