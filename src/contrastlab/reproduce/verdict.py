@@ -54,6 +54,7 @@ class Claim:
 class Test:
     """One comparison a verdict rests on: what is compared, and whether it held."""
 
+    __test__ = False  # not a pytest test class
     text: str
     passed: bool
 

@@ -1,0 +1,103 @@
+"""CLAE (Ho & Vasconcelos 2020): SimCLR with and without adversarial (FGSM) views, over seeds.
+
+Both arms train from the CLAE recipe; the baseline sets ``method.name=simclr``, so the two runs
+share the backbone, views, optimiser, schedule and seed, and differ only by the adversarial term
+(the same seed draws the same views). Judged by kNN top-1 on frozen backbone features, paired
+by seed; the extra training time is the ratio of the runs' training seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contrastlab.report.reproduction_figures import seed_bars
+from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, fmt, shared_data
+from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
+
+GAIN = Claim(
+    "CLAE improves every baseline (Plain, UEL, SimCLR) on CIFAR-10, CIFAR-100 and tinyImageNet, "
+    "typically by under 1 to about 2 points of top-1; at CPU scale (3 seeds, kNN) expect a small "
+    "positive mean gain (under about 1 point): a low-power test",
+    "[MEM]",
+    "PAPERS.md 2(d), 2(f)",
+)
+
+SCALES: dict[str, dict[str, Any]] = {
+    "tiny": {"recipe": "clae_resnet18w0.125_shapes_16e", "seeds": [0, 1], "settings": TINY_SHAPES},
+    "small": {
+        "recipe": "clae_resnet18w0.125_shapes_16e",
+        "seeds": [0, 1, 2],
+        "settings": {"train.epochs": 8, "data.options": {"n_train": 5000}},
+    },
+    "paper": {"recipe": "clae_resnet18_cifar10_100e", "seeds": [0, 1, 2], "settings": {}},
+}
+
+
+def run(ctx: Context) -> list[Finding]:
+    p = ctx.settings
+    settings = {**QUICK_EVAL, **p["settings"]}
+    if p["recipe"].endswith("cifar10_100e"):
+        data = shared_data(
+            ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
+        )
+        if data is None:
+            return [skipped("kNN gain", GAIN, "CIFAR-10 JPEG not found under --datasets")]
+        settings.update(data)
+    knn: dict[str, list[float]] = {"SimCLR": [], "SimCLR + CLAE": []}
+    seconds: dict[str, list[float]] = {"SimCLR": [], "SimCLR + CLAE": []}
+    for seed in p["seeds"]:
+        for arm, label, extra in (
+            ("SimCLR", "simclr", {"method.name": "simclr"}),
+            ("SimCLR + CLAE", "clae", {}),
+        ):
+            metrics = ctx.workspace.train(
+                f"{label}-s{seed}", p["recipe"], {**settings, **extra, "train.seed": seed}
+            )
+            knn[arm].append(float(metrics["knn_top1"]))
+            seconds[arm].append(float(metrics["train_seconds"]))
+    gains = [c - s for s, c in zip(knn["SimCLR"], knn["SimCLR + CLAE"], strict=True)]
+    mean_gain, spread = mean_spread(gains)
+    slower = mean_spread(seconds["SimCLR + CLAE"])[0] / mean_spread(seconds["SimCLR"])[0]
+    figure = seed_bars(
+        knn,
+        ctx.workspace.figures / "knn_top1.png",
+        ylabel="kNN top-1",
+        title="same recipe and seed; CLAE adds FGSM views; dots: seeds",
+    )
+    wins = sum(gain > 0 for gain in gains)
+    return [
+        finding(
+            "kNN gain",
+            GAIN,
+            f"kNN top-1: SimCLR {fmt(knn['SimCLR'])}; SimCLR + CLAE {fmt(knn['SimCLR + CLAE'])}; "
+            f"paired gain {100 * mean_gain:+.2f} ± {100 * spread:.2f} points "
+            f"({', '.join(f'{100 * g:+.2f}' for g in gains)}); CLAE trains {slower:.2f}x as long "
+            f"({fmt(seconds['SimCLR + CLAE'], 0)} s vs {fmt(seconds['SimCLR'], 0)} s)",
+            [
+                Test(f"mean paired gain {100 * mean_gain:+.2f} points > 0", mean_gain > 0),
+                Test(
+                    f"CLAE ahead in {wins} of {len(gains)} seeds (at least {len(gains) // 2 + 1})",
+                    wins > len(gains) // 2,
+                ),
+            ],
+            [f"figures/{figure.name}"],
+        )
+    ]
+
+
+PAPER = Paper(
+    name="clae",
+    title="Contrastive Learning with Adversarial Examples",
+    citation="Ho & Vasconcelos, NeurIPS 2020, arXiv 2010.12050",
+    section="2",
+    setup=(
+        "SimCLR and SimCLR + CLAE (one FGSM copy of the first view, eps 0.03 in normalised "
+        "units, alpha 1, auxiliary batch norms) from one recipe, the baseline with "
+        "method.name=simclr, paired by seed (small: shapes, 5,000 training images, ResNet-18 at "
+        "1/8 width, 8 epochs, 3 seeds; paper: CIFAR-10, ResNet-18, 100 epochs, 3 seeds); kNN "
+        "top-1 (weighted, k=200) on frozen backbone features of the held-out split."
+    ),
+    scales=SCALES,
+    run=run,
+)
