@@ -22,14 +22,19 @@ from contrastlab.train.checkpoint import atomic_write_text
 
 __all__ = ["Reproduction", "publish", "reproduce", "source_hash"]
 
-# the code a reproduction's figures depend on: when any of it changes, the gallery is stale
-_SOURCES = ("augment", "losses", "methods", "models", "train", "reproduce")
+# the code every reproduction's figures depend on (what trains an encoder, and the framework);
+# a paper's hash adds its own module: when any of it changes, its gallery report is stale
+_SOURCES = ("augment", "losses", "methods", "models", "train")
+_FRAMEWORK = ("common", "paper", "runner", "verdict", "workspace")
 
 
 def source_hash(paper: str) -> str:
-    """SHA-256 of the sources behind ``paper``'s figures (`_SOURCES`, and its own module)."""
+    """SHA-256 (16 hex digits) of the sources behind ``paper``'s figures: `_SOURCES`, the
+    reproduction framework and the paper's own module."""
     root = Path(__file__).resolve().parents[1]
     files = sorted(p for folder in _SOURCES for p in (root / folder).glob("*.py"))
+    modules = [*_FRAMEWORK, paper.replace("-", "_")]
+    files += [root / "reproduce" / f"{module}.py" for module in modules]
     digest = hashlib.sha256(paper.encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
