@@ -96,7 +96,8 @@ PAPER = Paper(
         "SimCLR and SimCLR + CLAE (one FGSM copy of the first view, eps 0.03 in normalised "
         "units, alpha 1, auxiliary batch norms) from one recipe, the baseline with "
         "method.name=simclr, paired by seed (small: shapes, 5,000 training images, ResNet-18 at "
-        "1/8 width, batch 128, 16 epochs, 3 seeds; paper: CIFAR-10, ResNet-18, 100 epochs, 3 seeds); kNN "
+        "1/8 width, batch 128, 16 epochs, 3 seeds; paper: CIFAR-10, ResNet-18, 100 epochs, "
+        "3 seeds); kNN "
         "top-1 (weighted, k=200) on frozen backbone features of the held-out split."
     ),
     scales=SCALES,

@@ -126,7 +126,8 @@ PAPER = Paper(
     setup=(
         "SupCon (L_out and L_in), cross-entropy and SimCLR trained with the same backbone, "
         "augmentation, optimiser, batch and epochs (small: the shapes CPU recipes, ResNet-18 at "
-        "1/8 width, 5,000 training images, batch 128, 16 epochs, one seed; paper: the CIFAR-10 ResNet-50 recipes), each judged by "
+        "1/8 width, 5,000 training images, batch 128, 16 epochs, one seed; paper: the CIFAR-10 "
+        "ResNet-50 recipes), each judged by "
         "an L-BFGS linear probe on frozen backbone features of the held-out split."
     ),
     scales=SCALES,
