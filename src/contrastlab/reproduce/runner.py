@@ -30,11 +30,12 @@ _FRAMEWORK = ("common", "paper", "runner", "verdict", "workspace")
 
 def source_hash(paper: str) -> str:
     """SHA-256 (16 hex digits) of the sources behind ``paper``'s figures: `_SOURCES`, the
-    reproduction framework and the paper's own module."""
+    reproduction framework and the paper's own modules."""
     root = Path(__file__).resolve().parents[1]
     files = sorted(p for folder in _SOURCES for p in (root / folder).glob("*.py"))
-    modules = [*_FRAMEWORK, paper.replace("-", "_")]
-    files += [root / "reproduce" / f"{module}.py" for module in modules]
+    files += [root / "reproduce" / f"{module}.py" for module in _FRAMEWORK]
+    # the paper's module and its helpers (transfer.py, transfer_steps.py, ...)
+    files += sorted((root / "reproduce").glob(f"{paper.replace('-', '_')}*.py"))
     digest = hashlib.sha256(paper.encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
