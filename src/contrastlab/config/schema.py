@@ -34,7 +34,7 @@ class DataConfig:
     eval_limit: int | None = None  # evaluate on at most this many held-out images
     workers: int = 0  # DataLoader worker processes used to decode once at start-up
     # a probe data set made from the decoded images (contrastlab.data.probes.apply), or null
-    probe: Literal["blockshuffle", "randbit", "digits", "multiobject"] | None = None
+    probe: Literal["blockshuffle", "randbit", "digits", "multiobject", "randomlabels"] | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)  # the probe's (e.g. randbit's bits)
 
     def validate(self) -> None:
@@ -185,6 +185,52 @@ class TemporalConfig:
         _check(self.max_gap >= 1, "method.temporal.max_gap", "at least 1", self.max_gap)
 
 
+SIMCLR_LOSSES = ("nt_xent", "logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube")
+
+
+@dataclass
+class SimclrConfig:
+    """SimCLR's ``method.simclr:`` loss: NT-Xent (the default), or a generalized contrastive loss
+    of Chen, Luo & Li 2021, ``scale x (alignment + weight x distribution term)``
+    (`contrastlab.losses.generalized`; its log-sum-exp temperature is ``method.temperature``)."""
+
+    loss: Literal["nt_xent", "logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube"] = (
+        "nt_xent"
+    )
+    cross_view_only: bool = False  # nt_xent: no same-view negatives (the RandBit colab's loss)
+    weight: float = 1.0  # generalized: lambda, the distribution term's weight
+    scale: float = 1.0  # generalized: the notebook's loss_scaling, a factor on the whole loss
+    normalize: bool | None = None  # generalized: L2-normalise first; null: the paper's pairing
+    mask_self: bool = False  # logsumexp: drop the self-similarity (SimCLR-style); paper keeps it
+
+    def validate(self) -> None:
+        valid = ", ".join(SIMCLR_LOSSES)
+        _check(self.loss in SIMCLR_LOSSES, "method.simclr.loss", f"one of {valid}", self.loss)
+        generalized = self.loss != "nt_xent"
+        for key, default in (("weight", 1.0), ("scale", 1.0), ("normalize", None)):
+            value = getattr(self, key)
+            _check(
+                generalized or value == default,
+                f"method.simclr.{key}",
+                f"{default if default is not None else 'null'} with loss nt_xent",
+                value,
+            )
+        cross = self.cross_view_only
+        _check(not cross or not generalized, "method.simclr.cross_view_only", "false", cross)
+        mask = self.mask_self
+        ok = not mask or self.loss == "logsumexp"
+        _check(ok, "method.simclr.mask_self", "false unless loss is logsumexp", mask)
+        _check(self.weight >= 0, "method.simclr.weight", ">= 0", self.weight)
+        _check(self.scale > 0, "method.simclr.scale", "> 0", self.scale)
+
+    def normalized(self) -> bool:
+        """Whether the generalized loss L2-normalises: ``normalize``, else the paper's pairing
+        (log-sum-exp and hypersphere normalise; normal and hypercube do not)."""
+        if self.normalize is not None:
+            return self.normalize
+        return self.loss in ("logsumexp", "swd_hypersphere")
+
+
 METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal")
 MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal"]
 
@@ -202,6 +248,7 @@ class MethodConfig:
     clae: ClaeConfig = field(default_factory=ClaeConfig)
     looc: LoocConfig = field(default_factory=LoocConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    simclr: SimclrConfig = field(default_factory=SimclrConfig)  # simclr's loss (clae: nt_xent)
 
     def validate(self) -> None:
         _check(self.temperature > 0, "method.temperature", "> 0", self.temperature)
@@ -213,6 +260,12 @@ class MethodConfig:
         self.clae.validate()
         self.looc.validate()
         self.temporal.validate()
+        self.simclr.validate()
+        loss = self.simclr.loss
+        ok = self.name != "clae" or loss == "nt_xent"
+        _check(ok, "method.simclr.loss", "nt_xent with method clae (its attack is NT-Xent)", loss)
+        used = self.name in ("simclr", "clae") or self.simclr == SimclrConfig()
+        _check(used, "method.simclr", f"left at its defaults with method {self.name}", self.simclr)
 
 
 @dataclass
