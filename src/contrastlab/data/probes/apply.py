@@ -22,10 +22,15 @@ the recipe calls it when it is validated, so a bad option fails before anything 
   per object, labelled by it, resized to the image size), the held-out split stays canvases:
   object-centric against scene-centric training, judged on the same scenes (Purushwalkam &
   Gupta 2020).
+* ``randomlabels`` (``fraction``, ``seed``): the *training* split's labels replaced by uniform
+  random classes (``fraction`` of them, 1 = all), drawn from ``seed``; the true ones stay in
+  ``meta["true_label"]``. The held-out split keeps its true labels: evaluations then ask what a
+  representation learnt from random labels says about the real classes (Maennel et al. 2020),
+  where random held-out labels would put every score at chance by construction.
 
 The secondary labels stay in ``meta`` (float64, one per image), so they follow the images through
 subsets: ``randbit`` (the bits' integer), ``digit_label`` and ``digit_id``, ``object0`` ...
-``object{k-1}``.
+``object{k-1}``, ``true_label``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from contrastlab.data.probes.multi_object import (
     object_sides,
 )
 from contrastlab.data.probes.randbit import MAX_BITS, append_randbits
+from contrastlab.data.probes.random_labels import randomize_labels
 from contrastlab.data.tensors import ImageTensors
 from contrastlab.errors import ConfigError, DataError
 
@@ -57,7 +63,7 @@ __all__ = [
     "split_seed",
 ]
 
-PROBES = ("blockshuffle", "randbit", "digits", "multiobject")
+PROBES = ("blockshuffle", "randbit", "digits", "multiobject", "randomlabels")
 OBJECT_KINDS = ("source", "shapes")
 HELD_OUT_SEED_OFFSET = 1_000_003  # the held-out split's seed, for probes that draw per image
 
@@ -82,6 +88,7 @@ _OPTIONS: dict[str, dict[str, tuple[type, Any]]] = {
         "crops": (bool, False),
         "seed": (int, 0),
     },
+    "randomlabels": {"fraction": (float, 1.0), "seed": (int, 0)},
 }
 
 
@@ -173,6 +180,8 @@ def probe_spec(probe: str, options: Mapping[str, Any], *, image_size: int) -> Pr
         _check(block in divisors, "block", rule, block)
     elif probe == "randbit":
         _check(1 <= out["bits"] <= MAX_BITS, "bits", f"in 1..{MAX_BITS}", out["bits"])
+    elif probe == "randomlabels":
+        _check(0.0 <= out["fraction"] <= 1.0, "fraction", "in [0, 1]", out["fraction"])
     elif probe == "digits":
         _check(out["pool"] >= 1, "pool", "at least 1", out["pool"])
         largest = size - max(max(round(r * size), round(c * size)) for r, c in GRID_3X3)
@@ -248,6 +257,9 @@ def apply_probe(
                 ).data
             )
         )
+    elif probe == "randomlabels":  # the held-out split keeps its true labels (module doc)
+        new_train = randomize_labels(train, fraction=spec["fraction"], seed=seed)
+        new_test = test
     else:
         new_train, new_test = both(lambda data, held: _canvases(data, spec, held))
         details["classes"] = list(new_train.classes)

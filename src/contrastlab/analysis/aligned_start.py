@@ -1,0 +1,110 @@
+"""Early training from a first layer sampled aligned with the data (Maennel et al. 2020).
+
+The sampling experiment of PAPERS.md 6(a) item 6 and 6(f) check 2: re-sample a fresh network's
+first convolution from N(0, U diag(f(lambda)) U^T), aligned with the patch covariance
+Sigma_x = U diag(lambda) U^T of its training images, rescale it to the norm of the default
+draw it replaces, and train on real labels beside the same network left at its default draw.
+
+:func:`early_training` trains one such network for a few epochs in-process with the library's
+`Trainer` (`contrastlab train` has no option for it: the aligned draw needs the training
+images, which a recipe's model does not see). With the same recipe and seed the two starts
+differ only in the first layer: every other parameter, the sample order and the views are the
+same, so a comparison over seeds is paired.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from contrastlab.analysis.covariance import (
+    Mapping,
+    aligned_init_,
+    input_patch_covariance,
+    misalignment,
+    weight_covariance,
+)
+from contrastlab.commands.analyze_covariance import first_conv
+from contrastlab.commands.datasets import prepare_data
+from contrastlab.commands.train import check_labels_for, with_classes
+from contrastlab.config.schema import Recipe
+from contrastlab.data import ImageTensors
+from contrastlab.errors import ContrastlabError
+from contrastlab.methods import build_method, method_representation
+from contrastlab.train.rundir import RunDir
+from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
+
+__all__ = ["STEMS", "Stem", "align_first_layer_", "early_training"]
+
+Stem = Literal["default", "aligned"]
+STEMS: tuple[str, ...] = ("default", "aligned")
+
+
+def align_first_layer_(
+    method: nn.Module,
+    recipe: Recipe,
+    images: ImageTensors,
+    mapping: Mapping | None,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """Re-sample the first convolution of ``method``'s backbone aligned with ``images``, in place.
+
+    The patch covariance is that of ``images`` normalised as the encoder does (the recipe's
+    mean and std), with the layer's kernel and stride; ``mapping`` is f (None: f(lambda) =
+    lambda, see `aligned_init_`); the draw comes from ``seed`` and is rescaled to the Frobenius
+    norm of the weight it replaces. Returns the layer's name, that norm and the layer's
+    misalignment before and after."""
+    name, conv = first_conv(method_representation(method, "backbone"))
+    if conv.kernel_size[0] != conv.kernel_size[1] or conv.groups != 1:
+        raise ContrastlabError(f"{name} is not a square, ungrouped convolution: {conv}")
+    _, data_cov = input_patch_covariance(
+        images.images,
+        conv.kernel_size[0],
+        stride=conv.stride[0],
+        mean=recipe.data.mean,
+        std=recipe.data.std,
+        seed=seed,
+    )
+    norm = float(conv.weight.detach().norm())
+    before = misalignment(weight_covariance(conv.weight.detach()), data_cov)
+    generator = torch.Generator().manual_seed(seed)
+    aligned_init_(conv, data_cov, mapping, generator=generator, norm=norm)
+    after = misalignment(weight_covariance(conv.weight.detach()), data_cov)
+    return {"layer": name, "norm": norm, "misalignment_before": before, "misalignment": after}
+
+
+def early_training(
+    recipe: Recipe,
+    *,
+    stem: Stem,
+    epochs: int,
+    run_dir: Path,
+    mapping: Mapping | None = None,
+) -> dict[str, Any]:
+    """Train ``recipe`` for ``epochs`` epochs from the ``default`` or an ``aligned`` first layer.
+
+    The run's checkpoint and metrics.csv go to ``run_dir``. Returns the start (``stem``, and for
+    an aligned one what `align_first_layer_` reports) and ``history``: the trainer's row per
+    epoch (``loss``, and the method's own figures, e.g. ce's ``train_top1``)."""
+    if stem not in STEMS:
+        raise ContrastlabError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+    if not 1 <= epochs <= recipe.train.epochs:
+        raise ContrastlabError(f"epochs must be in 1..{recipe.train.epochs}, got {epochs}")
+    data = prepare_data(recipe.data, progress=recipe.train.progress)
+    check_batch_size(recipe.train.batch_size, data.train)
+    recipe = with_classes(recipe, data.train)
+    check_labels_for(recipe, data.train)
+    method = build_method(recipe)
+    start: dict[str, Any] = {"stem": stem}
+    if stem == "aligned":
+        start.update(
+            align_first_layer_(method, recipe, data.train, mapping, seed=recipe.train.seed)
+        )
+    device = resolve_device(recipe.train.device)
+    trainer = Trainer(recipe, method, data.train, RunDir(run_dir).make(), device)
+    trainer.fit(stop_after=epochs)
+    return {**start, "history": [dict(row) for row in trainer.history]}
