@@ -4,6 +4,7 @@
 * `randbit`: n random bits as constant channels appended after augmentation (Chen et al. 2021).
 * `digit_overlay`: digits from a pool of N max-merged onto images, both labels kept (Chen et al.).
 * `multi_object`: canvases with k labelled objects, a dominant-size knob, object-centric crops.
+* `random_labels`: the training labels replaced by uniform random classes (Maennel et al. 2020).
 
 Each is deterministic in its seed and in the image index, never in the batch an image is in.
 """
