@@ -92,7 +92,7 @@ def test_publish_writes_report_figures_and_index(tmp_path: Path) -> None:
     assert (target / "figures" / "linear_top1.png").stat().st_size > 0
     index = (tmp_path / "gallery" / "README.md").read_text()
     assert "[supcon/report.md](supcon/report.md)" in index
-    assert "| clae | — | not generated |" in index
+    assert "| clae | — | not generated | — | — | — |" in index
     record = json.loads((target / "verdict.json").read_text())
     assert record["source_hash"] == source_hash("supcon")
     # a reproduction directory holds one paper at one scale
