@@ -98,3 +98,12 @@ def test_publish_writes_report_figures_and_index(tmp_path: Path) -> None:
     # a reproduction directory holds one paper at one scale
     with pytest.raises(Exception, match="holds the reproduction of supcon at scale tiny"):
         reproduce("clae", scale="tiny", out=tmp_path / "work")
+
+
+def test_a_step_is_not_reused_for_other_settings(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.cached("s", lambda: {"x": 1}, command="contrastlab a --set k=1")
+    with pytest.raises(Exception, match=r"step s .* was made by another command"):
+        Workspace(tmp_path).cached("s", lambda: {"x": 2}, command="contrastlab a --set k=2")
+    again = Workspace(tmp_path).cached("s", lambda: {"x": 3}, command="contrastlab a --set k=1")
+    assert again["x"] == 1

@@ -96,6 +96,15 @@ class Workspace:
                 f"the same reproduce command to continue from {self.root}"
             )
 
+    def _check_same(self, name: str, before: Any, now: str, path: Path) -> None:
+        """A finished step is reused only for the same command: other settings (a changed scale
+        or code default) would mix figures of two setups in one report."""
+        if before is not None and before != now:
+            raise ContrastlabError(
+                f"step {name} in {self.root} was made by another command (the settings changed "
+                f"since): give a fresh --out, or delete {path} (and its run) to redo it"
+            )
+
     def _record(
         self, name: str, command: str, seconds: float, reused: bool, cpu: float = 0.0
     ) -> None:
@@ -129,6 +138,7 @@ class Workspace:
         done = kept.is_file() if stop_after is not None else metrics_path.is_file()
         if done:
             spent = _read_json(timing) if timing.is_file() else {}
+            self._check_same(label, spent.get("command"), command, timing)
             seconds, cpu = float(spent.get("seconds", 0.0)), float(spent.get("cpu_seconds", 0.0))
             self._record(label, command, seconds, True, cpu)
         else:
@@ -143,7 +153,7 @@ class Workspace:
             if stop_after is not None:
                 shutil.copy2(run / "checkpoints" / "last.pt", kept)
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-            spent = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}
+            spent = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "command": command}
             atomic_write_text(timing, json.dumps(spent) + "\n")
             self._record(label, command, seconds, False, cpu)
         if stop_after is not None:
@@ -200,13 +210,14 @@ class Workspace:
         path = self.root / "steps" / f"{name}.json"
         if path.is_file():
             stored = _read_json(path)
+            self._check_same(name, stored.get("_command"), command, path)
             seconds, cpu = float(stored.get("_seconds", 0.0)), float(stored.get("_cpu_seconds", 0))
             self._record(name, command, seconds, True, cpu)
             return stored
         start, cpu = time.perf_counter(), time.process_time()
         figures = compute()
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        timing = {"_seconds": round(seconds, 1), "_cpu_seconds": round(cpu, 1)}
+        timing = {"_seconds": round(seconds, 1), "_cpu_seconds": round(cpu, 1), "_command": command}
         atomic_write_text(path, json.dumps({**figures, **timing}, indent=2))
         self._record(name, command, seconds, False, cpu)
         return figures
