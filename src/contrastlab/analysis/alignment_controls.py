@@ -50,15 +50,21 @@ def random_basis_misalignment(
     The rotated covariances have the data's eigenvalues in random eigenbases, so this is the
     score of Sigma_w against a data set whose eigenvectors it cannot know: the chance level its
     misalignment with the real Sigma_x is compared with. Deterministic in ``seed``."""
+    scores = [misalignment(weight_cov, c) for c in _rotated(data_cov, rotations, seed)]
+    return float(np.mean(scores))
+
+
+def _rotated(data_cov: Tensor, rotations: int, seed: int) -> list[Tensor]:
+    """``rotations`` copies Q Sigma_x Q^T of ``data_cov``, each Q Haar-random from ``seed``."""
     if rotations < 1:
         raise ContrastlabError(f"rotations must be at least 1, got {rotations}")
     sigma_x = torch.as_tensor(data_cov, dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
-    scores = []
+    out = []
     for _ in range(rotations):
         q = haar_orthogonal(int(sigma_x.shape[0]), generator)
-        scores.append(misalignment(weight_cov, q @ sigma_x @ q.T))
-    return float(np.mean(scores))
+        out.append(q @ sigma_x @ q.T)
+    return out
 
 
 def smoothness(lambdas: Tensor, sigmas: Tensor, *, degree: int = 2) -> float:
@@ -108,13 +114,8 @@ def mapping_smoothness(
         return smoothness(lambdas, sigmas, degree=degree)
     if basis != "random":
         raise ContrastlabError(f"basis must be 'data' or 'random', got {basis!r}")
-    if rotations < 1:
-        raise ContrastlabError(f"rotations must be at least 1, got {rotations}")
-    sigma_x = torch.as_tensor(data_cov, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
     scores = []
-    for _ in range(rotations):
-        q = haar_orthogonal(int(sigma_x.shape[0]), generator)
-        lambdas, sigmas = eigenvalue_mapping(weight_cov, q @ sigma_x @ q.T)
+    for rotated in _rotated(data_cov, rotations, seed):
+        lambdas, sigmas = eigenvalue_mapping(weight_cov, rotated)
         scores.append(smoothness(lambdas, sigmas, degree=degree))
     return float(np.mean(scores))
