@@ -91,9 +91,10 @@ def cifar(ctx: Context) -> dict[str, Any] | None:
 def _instance_npz(ctx: Context, recipe: str, settings: dict[str, Any]) -> Path:
     """Instance sets of the held-out split of a recipe's data, as an .npz (written once)."""
     path = ctx.workspace.root / "data" / "instance_sets.npz"
-    command = (
-        f"contrastlab.data.class_sets.class_sets(the held-out labels of {recipe} with the "
-        f"runs' data settings, per_set={PER_SET}, seed=0) -> {path.name}"
+    data_settings = {key: value for key, value in settings.items() if key.startswith("data.")}
+    command = (  # the same for every recipe on the same data: the sets are built once
+        f"contrastlab.data.class_sets.class_sets(the held-out labels of {data_settings}, "
+        f"per_set={PER_SET}, seed=0) -> {path.name}"
     )
 
     def build() -> dict[str, Any]:
