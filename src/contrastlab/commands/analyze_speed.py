@@ -65,6 +65,7 @@ def analyze_speed(
             "lr": ev.finetune_lr,
             "batch_size": ev.finetune_batch_size,
             "weight_decay": ev.finetune_weight_decay,
+            "augment": ev.finetune_augment,
             "curve_every": args.every,
         },
         "curves": curves,

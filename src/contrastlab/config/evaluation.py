@@ -56,6 +56,9 @@ class EvalConfig:
     finetune_lr: float = 0.05
     finetune_batch_size: int = 64
     finetune_weight_decay: float = 5e-4
+    # random crop + flip of each fine-tuning batch; false trains on the images as they are (the
+    # block-shuffle runs of Neyshabur et al. 2020, where a crop would break the fixed permutation)
+    finetune_augment: bool = True
 
     def validate(self) -> None:
         check(len(self.protocols) > 0, "eval.protocols", "a non-empty list", self.protocols)
