@@ -34,7 +34,6 @@ from contrastlab.evaluate.retrieval import (
     retrieval_metrics,
     top_k_indices,
 )
-from contrastlab.report.retrieval_grid import retrieval_grid
 from contrastlab.train.checkpoint import atomic_write_text
 
 __all__ = [
@@ -290,6 +289,9 @@ def _retrieval(
         backend=config.backend,
     )
     if options.figures is not None and config.retrieval_grid_queries > 0:
+        # imported here: the figure module uses this package's input checks
+        from contrastlab.report.retrieval_grid import retrieval_grid
+
         n = min(config.retrieval_grid_queries, len(data.test_labels))
         queries = pick_queries(data.test_labels.numpy(), n, options.seed)
         k = min(config.retrieval_grid_k, train.shape[0])
