@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import matplotlib
 import numpy as np
 from torch import Tensor
 
 from contrastlab.errors import ContrastlabError
-from contrastlab.train.checkpoint import atomic_write
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from contrastlab.report.figures import save_figure
 
 __all__ = ["MAP_METHODS", "map_2d", "plot_map", "resolve_map_method", "umap_available"]
 
@@ -173,13 +174,4 @@ def plot_map(
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-
-    def write(handle: IO[bytes]) -> None:
-        fig.savefig(handle, format="png")
-
-    try:
-        atomic_write(path, write)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from contrastlab.errors import ContrastlabError
+from contrastlab.report.figures import save_figure
 
 __all__ = ["epoch_curves", "mapping_curves", "paired_curves"]
 
@@ -50,11 +51,7 @@ def mapping_curves(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def epoch_curves(
@@ -84,11 +81,7 @@ def epoch_curves(
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def paired_curves(
@@ -121,8 +114,4 @@ def paired_curves(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

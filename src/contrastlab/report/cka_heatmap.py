@@ -20,6 +20,8 @@ from contrastlab.errors import ContrastlabError
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from contrastlab.report.figures import save_figure
+
 __all__ = ["ANNOTATE_MAX_CELLS", "cka_heatmap"]
 
 ANNOTATE_MAX_CELLS = 144
@@ -70,9 +72,4 @@ def cka_heatmap(
             ax.text(j, i, text, ha="center", va="center", fontsize=6, color=colour)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

@@ -20,6 +20,7 @@ import numpy as np
 
 from contrastlab.analysis.criticality import ModuleCriticality
 from contrastlab.errors import ContrastlabError
+from contrastlab.report.figures import save_figure
 
 __all__ = ["criticality_heatmap"]
 
@@ -65,8 +66,4 @@ def criticality_heatmap(
             if result.rewind_alpha in alphas:
                 ax.plot(alphas.index(result.rewind_alpha), i, "o", color="white", ms=4)
     ax.set_title(title or f"module criticality, sigma = {sigma:g}", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

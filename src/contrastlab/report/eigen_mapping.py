@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from contrastlab.errors import ContrastlabError
+from contrastlab.report.figures import save_figure
 
 __all__ = ["eigenvalue_mapping_plot"]
 
@@ -55,8 +56,4 @@ def eigenvalue_mapping_plot(
     ax.grid(alpha=0.3, which="both")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

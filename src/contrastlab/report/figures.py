@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+
+def save_figure(fig: Figure, path: str | Path, *, tight: bool = True) -> Path:
+    """Lay ``fig`` out (``tight_layout`` unless ``tight`` is false), write it to ``path`` whole
+    or not at all (the format from the suffix, PNG by default) and close it; the path."""
+    # imported here: contrastlab.train's package imports the evaluation, which imports report
+    from contrastlab.train.checkpoint import atomic_write
+
+    out = Path(path)
+    if tight:
+        fig.tight_layout()
+
+    def write(handle: IO[bytes]) -> None:
+        fig.savefig(handle, format=out.suffix.lstrip(".") or "png")
+
+    try:
+        atomic_write(out, write)
+    finally:
+        plt.close(fig)
+    return out
 
 
 def loss_curve(history: Sequence[Mapping[str, float | int]], path: Path, title: str = "") -> Path:
@@ -27,8 +49,4 @@ def loss_curve(history: Sequence[Mapping[str, float | int]], path: Path, title: 
         lr_ax.set_ylabel("learning rate (end of epoch)", color="tab:gray")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

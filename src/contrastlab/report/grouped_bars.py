@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from contrastlab.report.figures import save_figure
+
 __all__ = ["grouped_bars"]
 
 
@@ -51,8 +53,4 @@ def grouped_bars(
     ax.legend(fontsize=7, ncol=3, loc="upper left")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

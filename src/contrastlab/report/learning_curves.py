@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from contrastlab.report.figures import save_figure
+
 
 def learning_curves(
     curves: Mapping[str, Sequence[Mapping[str, float]]],
@@ -32,8 +34,4 @@ def learning_curves(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -23,6 +23,8 @@ from contrastlab.evaluate._checks import check_images, check_labels
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from contrastlab.report.figures import save_figure
+
 __all__ = ["MATCH_COLOUR", "MISMATCH_COLOUR", "frame_colour", "framed", "retrieval_grid"]
 
 MATCH_COLOUR = (0, 170, 0)
@@ -125,8 +127,4 @@ def retrieval_grid(
         ax.set_axis_off()
     caption = "green frame: same class as the query, red: another class"
     fig.suptitle(f"{title}\n{caption}" if title else caption, fontsize=8)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, tight=False)
