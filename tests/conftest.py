@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+
 import pytest
 
 SHAPES_SMALL = ["--set", "data.options.n_train=96", "--set", "data.options.n_test=48"]
@@ -33,3 +37,34 @@ def tiny_args() -> list[str]:
 def tiny_model_args() -> list[str]:
     """The small model and loop of `tiny_args`, for other data than shapes."""
     return list(TINY_MODEL)
+
+
+RunTogether = Callable[[Sequence[Sequence[str]]], list[str]]
+
+
+def _run_together(commands: Sequence[Sequence[str]], timeout: float = 300) -> list[str]:
+    """Run ``commands`` as concurrent processes (the ranks of a gloo group, one thread each);
+    their outputs, or a failure that shows the output of the first command that failed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        for cmd in commands
+    ]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=timeout)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    for cmd, proc, output in zip(commands, procs, outputs, strict=True):
+        assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{output[-4000:]}"
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def run_together() -> RunTogether:
+    """`_run_together`: start processes side by side and wait for all of them."""
+    return _run_together

@@ -43,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="= --set train.batch_size=N")
     train.add_argument("--seed", type=int, help="= --set train.seed=N")
     train.add_argument(
+        "--lr-scaling",
+        choices=("none", "linear", "sqrt"),
+        help="= --set optim.lr_scaling=RULE: peak lr x B/256 (linear) or x sqrt(B/256) for the "
+        "global batch B (train.batch_size, summed over torchrun processes)",
+    )
+    train.add_argument(
+        "--sync-bn",
+        action="store_const",
+        const=True,
+        help="= --set train.sync_bn=true: batch-norm statistics pooled over all processes",
+    )
+    train.add_argument(
         "--stop-after",
         type=int,
         metavar="EPOCH",

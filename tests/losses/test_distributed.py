@@ -7,8 +7,8 @@ gather's backward sums over ranks; DDP's gradient averaging divides the factor o
 
 from __future__ import annotations
 
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,14 @@ CASES = {
     ),
     "generalized_masked": (
         "generalized_contrastive(z_a, z_b, temperature=0.3, mask_self=True, gather=g)"
+    ),
+    "generalized_swd_sphere": (
+        "generalized_contrastive(z_a, z_b, distribution='swd_hypersphere', "
+        "generator=torch.Generator().manual_seed(3), gather=g)"
+    ),
+    "generalized_swd_normal": (
+        "generalized_contrastive(z_a, z_b, weight=2.0, distribution='swd_normal', "
+        "normalize=False, generator=torch.Generator().manual_seed(4), gather=g)"
     ),
     "supcon_self_supervised": "supcon(torch.stack([z_a, z_b], 1), None, 0.2, gather=g)",
     "supcon_labels_in_chunked": (
@@ -68,28 +76,24 @@ dist.destroy_process_group()
 Results = list[dict[str, tuple[torch.Tensor, ...]]]
 
 
-def run_ranks(tmp_path: Path) -> Results:
+def run_ranks(tmp_path: Path, run_together: Callable[..., list[str]]) -> Results:
     code = WORKER.format(cases=CASES, rows=WORLD * N, d=D, n=N)
     init = tmp_path / "init"
     outs = [tmp_path / f"rank{r}.pt" for r in range(WORLD)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(r), str(WORLD), str(init), str(outs[r])],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for r in range(WORLD)
-    ]
-    for proc in procs:
-        output, _ = proc.communicate(timeout=240)
-        assert proc.returncode == 0, output
+    run_together(
+        [
+            [sys.executable, "-c", code, str(r), str(WORLD), str(init), str(outs[r])]
+            for r in range(WORLD)
+        ]
+    )
     return [torch.load(path, weights_only=True) for path in outs]
 
 
 @pytest.fixture(scope="module")
-def rank_results(tmp_path_factory: pytest.TempPathFactory) -> Results:
-    return run_ranks(tmp_path_factory.mktemp("gloo"))
+def rank_results(
+    tmp_path_factory: pytest.TempPathFactory, run_together: Callable[..., list[str]]
+) -> Results:
+    return run_ranks(tmp_path_factory.mktemp("gloo"), run_together)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -118,7 +118,6 @@ def test_low_precision_inputs() -> None:
         ({"distribution": "wasserstein"}, "distribution"),
         ({"temperature": -1.0}, "temperature"),
         ({"weight": float("inf")}, "weight"),
-        ({"distribution": "swd_normal", "gather": True}, "gather"),
     ],
 )
 def test_validation(kwargs: dict[str, object], match: str) -> None:

@@ -24,6 +24,7 @@ from contrastlab.augment.color import grayscale_, jitter_
 from contrastlab.augment.geometry import resized_crop, rotate_quarters, sample_crop_boxes
 from contrastlab.augment.params import ViewParams
 from contrastlab.errors import ConfigError
+from contrastlab.train.distributed import local_rows
 
 __all__ = ["SimCLRAugment", "SimCLRViews", "ViewParams"]
 
@@ -179,6 +180,14 @@ class SimCLRViews:
         return views
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Sample params for ``images`` from ``generator`` and apply them."""
-        params = self.sample(images.shape[0], generator, (images.shape[-2], images.shape[-1]))
+        """Sample params for ``images`` from ``generator`` and apply them.
+
+        In a training step sharded over ranks (`contrastlab.train.distributed.sharded_step`), the
+        params of the whole global batch are drawn, identically on every rank, and this rank's
+        rows kept: the views of an image do not depend on how many processes share the batch.
+        """
+        total, mine = local_rows(images.shape[0])
+        params = self.sample(total, generator, (images.shape[-2], images.shape[-1]))
+        if total != images.shape[0]:
+            params = params.select(torch.arange(total)[mine])
         return self.apply(images, params)

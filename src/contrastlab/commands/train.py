@@ -29,6 +29,7 @@ from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
+from contrastlab.train.launch import barrier, from_environment, join, leave
 from contrastlab.train.pairs import temporal_pairs
 from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
@@ -41,6 +42,8 @@ SHORT_FLAGS = {  # CLI flag -> recipe key
     "seed": "train.seed",
     "device": "train.device",
     "representation": "eval.representation",
+    "lr_scaling": "optim.lr_scaling",
+    "sync_bn": "train.sync_bn",
 }
 
 
@@ -56,7 +59,14 @@ def overrides_from(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train (one process, or one rank of a torchrun launch), then evaluate and report."""
     overrides = overrides_from(args)
+    launch = from_environment()
+    if launch.restarts and args.resume is None and args.out and _holds_run(Path(args.out)):
+        # torchrun restarted the workers (--max-restarts): continue the run they were making
+        _say(launch.writes, f"torchrun restart {launch.restarts}: resuming the run in {args.out}")
+        args = argparse.Namespace(**{**vars(args), "resume": args.out, "out": None})
+        args.recipe, args.method = None, None
     if args.resume is not None:
         if args.out is not None or args.recipe is not None or getattr(args, "method", None):
             raise ConfigError(
@@ -68,8 +78,9 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe(_recipe_name(args), overrides)
         run = RunDir.new(Path(args.out) if args.out else None, recipe.name)
-    progress = recipe.train.progress
-    device = resolve_device(recipe.train.device)
+    progress = recipe.train.progress and launch.writes
+    device = join(launch, resolve_device(recipe.train.device))
+    barrier()  # every rank has checked the run directory before rank 0 writes into it
     data = prepare_data(recipe.data, progress=progress)
     check_batch_size(recipe.train.batch_size, data.train)
     recipe = with_classes(recipe, data.train)
@@ -79,14 +90,21 @@ def run_train(args: argparse.Namespace) -> int:
     pairs = None
     if recipe.method.name == "temporal":
         pairs = temporal_pairs(data.train, recipe.method.temporal.max_gap)
+    if not launch.writes:
+        recipe = _quiet(recipe)
     trainer = Trainer(recipe, method, data.train, run.make(), device, pairs=pairs)
     if args.resume is not None and run.checkpoint.exists():
         trainer.load_state_dict(load_checkpoint(run.checkpoint))
-    atomic_write_text(run.config, dump_recipe(recipe))
-    _say(
-        progress, f"run directory: {run.path}  ({len(data.train)} training images, device {device})"
-    )
+        _say(launch.writes, f"resumed {run.path} after step {trainer.step}")
+    if launch.writes:
+        atomic_write_text(run.config, dump_recipe(recipe))
+    where = f"device {device}" + (f", {launch.world} processes" if launch.world > 1 else "")
+    _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, {where})")
     trainer.fit(stop_after=args.stop_after)
+    leave()  # evaluation and reports: rank 0 alone, as one process on the whole test set
+    if not launch.writes:
+        return 0
+    method = trainer.method
     if trainer.epoch < recipe.train.epochs:
         _say(
             True,
@@ -104,6 +122,15 @@ def run_train(args: argparse.Namespace) -> int:
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
     _print_summary(recipe, metrics, data, run)
     return 0
+
+
+def _holds_run(path: Path) -> bool:
+    return (path / "config.yaml").is_file()
+
+
+def _quiet(recipe: Recipe) -> Recipe:
+    """The recipe without progress output (ranks other than 0)."""
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, progress=False))
 
 
 def _recipe_name(args: argparse.Namespace) -> str:

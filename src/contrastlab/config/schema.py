@@ -274,7 +274,9 @@ class OptimConfig:
 
     name: Literal["sgd", "lars", "adam"] = "sgd"
     lr: float = 0.06
-    lr_scaling: Literal["none", "linear"] = "none"  # linear: lr x batch_size / 256 (SimCLR)
+    # the effective (global) batch B scales the peak lr: linear lr x B/256 (Goyal et al.,
+    # SimCLR with SGD/LARS), sqrt lr x sqrt(B/256) (SimCLR's square-root rule for LARS)
+    lr_scaling: Literal["none", "linear", "sqrt"] = "none"
     momentum: float = 0.9
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)  # adam only
@@ -310,11 +312,15 @@ class TrainConfig:
     channels_last: bool = True  # CUDA only: on the CPU it was measured non-deterministic
     log_every: int = 10  # steps between TensorBoard points
     progress: bool = True
+    checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends only)
+    sync_bn: bool = False  # under torchrun: batch-norm statistics pooled over all processes
 
     def validate(self) -> None:
         _check(self.epochs >= 1, "train.epochs", "at least 1", self.epochs)
         _check(self.batch_size >= 2, "train.batch_size", "at least 2", self.batch_size)
         _check(self.log_every >= 1, "train.log_every", "at least 1", self.log_every)
+        every = self.checkpoint_every
+        _check(every >= 0, "train.checkpoint_every", "0 (off) or a number of steps", every)
         ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
 

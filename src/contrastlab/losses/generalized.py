@@ -56,10 +56,12 @@ def generalized_contrastive(
         normalize: L2-normalise h1 and h2 first.
         mask_self: leave the self-similarity out of the log-sum-exp.
         generator: randomness of the SWD terms.
-        gather: log-sum-exp only: the keys come from every rank (gathered with gradient); each
-            rank's loss covers its own rows. No-op in one process.
+        gather: under ``torch.distributed``, log-sum-exp keys come from every rank (gathered
+            with gradient; each rank's term covers its own rows); the SWD terms are computed on
+            the gathered global batch (the same on every rank, and the prior as large as it),
+            so they equal the single-process value. No-op in one process.
     """
-    _check(h1, h2, distribution, weight, temperature, gather)
+    _check(h1, h2, distribution, weight, temperature)
     a, b = h1.float(), h2.float()
     if normalize:
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
@@ -68,6 +70,8 @@ def generalized_contrastive(
     if distribution == "logsumexp":
         term = _logsumexp_term(a, b, rows, temperature, mask_self, gather)
     else:
+        if gather:
+            rows = torch.cat([gather_with_grad(a), gather_with_grad(b)])
         term = _swd_term(rows, distribution, generator)
     return alignment + weight * term
 
@@ -101,9 +105,7 @@ def _swd_term(rows: Tensor, distribution: str, generator: torch.Generator | None
     return (ours - target).pow(2).mean()
 
 
-def _check(
-    h1: Tensor, h2: Tensor, distribution: str, weight: float, temperature: float, gather: bool
-) -> None:
+def _check(h1: Tensor, h2: Tensor, distribution: str, weight: float, temperature: float) -> None:
     if h1.ndim != 2 or h1.shape != h2.shape:
         raise ValueError(
             f"h1 and h2 must both be (N, D), got {tuple(h1.shape)} and {tuple(h2.shape)}"
@@ -115,10 +117,6 @@ def _check(
     if not (isinstance(weight, (int, float)) and math.isfinite(weight)):
         raise ValueError(f"weight must be a finite number, got {weight!r}")
     check_temperature(temperature)
-    if gather and distribution != "logsumexp":
-        raise ValueError(
-            f"gather=True is implemented for distribution='logsumexp' only, got {distribution!r}"
-        )
 
 
 class GeneralizedContrastiveLoss(nn.Module):

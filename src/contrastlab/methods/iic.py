@@ -29,6 +29,7 @@ from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_views, method_classes
 from contrastlab.models import build_encoder
 from contrastlab.models.encoder import Encoder
+from contrastlab.train.distributed import across_ranks, gather_with_grad
 
 LOSS_EMA = 0.9  # weight of the past in the per-sub-head training-loss average
 
@@ -78,6 +79,9 @@ class IIC(nn.Module):
         assert heads is not None
         p = heads(f_anchor).repeat(1, r, 1)  # (n, rB, k): anchor i paired with each of its copies
         p_prime = heads(f_copies)
+        if across_ranks():  # the joint distribution is over the global batch: gather the pairs
+            p = gather_with_grad(p.transpose(0, 1)).transpose(0, 1)
+            p_prime = gather_with_grad(p_prime.transpose(0, 1)).transpose(0, 1)
         lam = self.config.lam
         losses = torch.stack([iic_loss(a, b, lam) for a, b in zip(p, p_prime, strict=True)])
         with torch.no_grad():

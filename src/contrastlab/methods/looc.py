@@ -32,7 +32,12 @@ from contrastlab.methods.parts import build_encoder_and_head, build_head, build_
 from contrastlab.models.encoder import Encoder
 from contrastlab.models.heads import HeadFeatures
 from contrastlab.models.split_bn import convert_split_bn
-from contrastlab.train.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
+from contrastlab.train.distributed import (
+    gather_no_grad,
+    local_rows,
+    shuffle_batch,
+    unshuffle_batch,
+)
 
 
 class LOOC(nn.Module):
@@ -119,9 +124,10 @@ class LOOC(nn.Module):
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
         images = batch["image"]
         source = (images.shape[-2], images.shape[-1])
-        params = leave_one_out_params(
-            self.views, len(images), generator, source, self.augmentations
-        )
+        total, mine = local_rows(len(images))  # draw for the global batch, keep this rank's
+        params = leave_one_out_params(self.views, total, generator, source, self.augmentations)
+        if total != len(images):
+            params = [p.select(torch.arange(total)[mine]) for p in params]
         query_views = self.views.apply(images, params[0])
         key_views = torch.cat([self.views.apply(images, p) for p in params[1:]])
         self.momentum_update()

@@ -18,6 +18,7 @@ from contrastlab.losses import generalized_contrastive, nt_xent
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views, pair_metrics
 from contrastlab.models.encoder import Encoder
+from contrastlab.train.distributed import across_ranks
 
 if TYPE_CHECKING:
     from contrastlab.methods.clae import AdversarialViews
@@ -57,8 +58,11 @@ class SimCLR(nn.Module):
     ) -> torch.Tensor:
         """The configured loss of the paired projections ``z_a``, ``z_b`` (N, D)."""
         config = self.loss_config
+        gather = across_ranks()  # negatives from every rank's views under DDP
         if config.loss == "nt_xent":
-            return nt_xent(z_a, z_b, self.temperature, cross_view_only=config.cross_view_only)
+            return nt_xent(
+                z_a, z_b, self.temperature, cross_view_only=config.cross_view_only, gather=gather
+            )
         return config.scale * generalized_contrastive(
             z_a,
             z_b,
@@ -68,6 +72,7 @@ class SimCLR(nn.Module):
             config.normalized(),
             mask_self=config.mask_self,
             generator=generator,
+            gather=gather,
         )
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
@@ -86,13 +91,15 @@ class SimCLR(nn.Module):
         self, adv: AdversarialViews, v1: torch.Tensor, z_a: torch.Tensor
     ) -> torch.Tensor:
         """NT-Xent(z_1, z_adv), z_adv of an FGSM copy of v1 through the auxiliary BN (CLAE)."""
+        gather = across_ranks()
 
         def attack_loss(x: torch.Tensor) -> torch.Tensor:
             z_clean, z_x = adv.embed(self.encoder, self.head, torch.cat([v1, x])).chunk(2)
-            return nt_xent(z_clean, z_x, self.temperature)
+            return nt_xent(z_clean, z_x, self.temperature, gather=gather)
 
         x_adv = adv.perturb(v1, attack_loss, self.encoder.get_buffer("std"))
-        return nt_xent(z_a, adv.embed(self.encoder, self.head, x_adv), self.temperature)
+        z_adv = adv.embed(self.encoder, self.head, x_adv)
+        return nt_xent(z_a, z_adv, self.temperature, gather=gather)
 
 
 def build_simclr(recipe: Recipe) -> SimCLR:

@@ -24,6 +24,7 @@ from contrastlab.methods.parts import (
     require_labels,
 )
 from contrastlab.models.encoder import Encoder
+from contrastlab.train.distributed import across_ranks
 
 
 class SupCon(nn.Module):
@@ -62,6 +63,7 @@ class SupCon(nn.Module):
             self.temperature,
             variant=self.config.variant,
             base_temperature=self.config.base_temperature,
+            gather=across_ranks(),  # the contrast set holds every rank's views under DDP
         )
         return loss, pair_metrics(z_a, z_b)
 

@@ -13,6 +13,8 @@ training is identical to one process on the concatenated batch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -20,10 +22,14 @@ import torch.distributed as dist
 from torch import Tensor
 
 __all__ = [
+    "across_ranks",
     "gather_no_grad",
     "gather_with_grad",
+    "local_rows",
     "rank_and_world",
+    "sharded_step",
     "shuffle_batch",
+    "step_shard",
     "unshuffle_batch",
 ]
 
@@ -33,6 +39,46 @@ def rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+_SHARDED: list[bool] = [False]
+
+
+@contextmanager
+def sharded_step() -> Iterator[None]:
+    """Mark a training step whose global batch is split over the ranks (the trainer's step).
+
+    Inside it, `step_shard` is this process's (rank, world size): methods gather negatives,
+    view makers draw the parameters of the whole global batch and keep their rows, and
+    `SyncBatchNorm` pools statistics over the ranks. Outside it (evaluation, analyses, the
+    Python API) everything is single-process even when a process group exists.
+    """
+    previous = _SHARDED[0]
+    _SHARDED[0] = True
+    try:
+        yield
+    finally:
+        _SHARDED[0] = previous
+
+
+def step_shard() -> tuple[int, int]:
+    """(rank, world size) inside `sharded_step` under torch.distributed, else (0, 1)."""
+    return rank_and_world() if _SHARDED[0] else (0, 1)
+
+
+def across_ranks() -> bool:
+    """Whether this is a sharded training step with more than one rank (losses then gather)."""
+    return step_shard()[1] > 1
+
+
+def local_rows(n: int) -> tuple[int, slice]:
+    """For a rank holding ``n`` rows of the global batch: (global batch size, its rows in it).
+
+    Ranks hold consecutive blocks in rank order (the trainer's split), so gathering from every
+    rank reproduces the global batch in order. Outside a sharded step: ``(n, slice(0, n))``.
+    """
+    rank, world = step_shard()
+    return n * world, slice(rank * n, (rank + 1) * n)
 
 
 class _GatherWithGrad(torch.autograd.Function):
@@ -85,7 +131,7 @@ def shuffle_batch(x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor
     per-rank BatchNorm statistics of the keys come from other images than the queries' (He et al.
     2020, section 3.3). Returns the shuffled rows and the index that `unshuffle_batch` needs.
     """
-    rank, world = rank_and_world()
+    rank, world = step_shard()
     perm = torch.randperm(len(x) * world, generator=generator).to(x.device)
     if world == 1:
         return x[perm], torch.argsort(perm)
@@ -97,4 +143,4 @@ def shuffle_batch(x: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor
 
 def unshuffle_batch(y: Tensor, inverse: Tensor) -> Tensor:
     """Undo `shuffle_batch` on per-row outputs ``y``: row i belongs to this rank's input row i."""
-    return gather_no_grad(y)[inverse]
+    return (gather_no_grad(y) if across_ranks() else y)[inverse]

@@ -14,8 +14,13 @@ from contrastlab.train.lars import LARS
 
 
 def base_lr(config: OptimConfig, batch_size: int) -> float:
-    """The peak learning rate: ``lr``, or ``lr x batch / 256`` if scaled linearly (Goyal et al.)."""
-    return config.lr * batch_size / 256 if config.lr_scaling == "linear" else config.lr
+    """The peak learning rate for the effective (global, all-process) batch B: ``lr``, or
+    ``lr x B/256`` (linear, Goyal et al.), or ``lr x sqrt(B/256)`` (SimCLR's square root)."""
+    if config.lr_scaling == "linear":
+        return config.lr * batch_size / 256
+    if config.lr_scaling == "sqrt":
+        return config.lr * math.sqrt(batch_size / 256)
+    return config.lr
 
 
 def build_optimizer(

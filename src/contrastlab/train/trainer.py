@@ -1,5 +1,12 @@
 """The one training loop: optimiser and schedule, AMP, gradient clipping, a NaN guard, progress,
-metrics.csv + TensorBoard, and an atomic checkpoint at the end of every epoch.
+metrics.csv + TensorBoard, and an atomic checkpoint at the end of every epoch (and, with
+``train.checkpoint_every``, within epochs).
+
+Under torch.distributed (`contrastlab train` under torchrun) ``train.batch_size`` is the global
+batch: each step's rows are split into consecutive equal blocks, one per rank, the method runs
+wrapped in DistributedDataParallel inside `sharded_step` (so losses gather negatives, views are
+drawn for the global batch, `SyncBatchNorm` pools), metrics are averaged over the ranks and only
+rank 0 writes. Every rank holds the same generator, so each step is the one-process step.
 
 Every source of randomness the loop uses is owned and checkpointed, so a resumed run is
 bit-identical on the CPU to one that never stopped: the sample order of an epoch is a permutation
@@ -9,6 +16,7 @@ state is saved.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -23,7 +31,9 @@ from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
 from contrastlab.errors import CheckpointError, ConfigError, ContrastlabError
 from contrastlab.models import channels_last_allowed, use_channels_last
+from contrastlab.models.sync_bn import convert_sync_bn
 from contrastlab.train.checkpoint import save_checkpoint
+from contrastlab.train.distributed import rank_and_world, sharded_step
 from contrastlab.train.logs import write_metrics_csv
 from contrastlab.train.optim import build_optimizer, build_scheduler
 from contrastlab.train.pairs import TemporalPairs
@@ -62,6 +72,45 @@ def check_batch_size(batch_size: int, data: ImageTensors) -> None:
         )
 
 
+def local_batch_size(batch_size: int, world: int) -> int:
+    """Each process's share of the global ``train.batch_size``; it must divide evenly."""
+    if batch_size % world:
+        raise ConfigError(
+            f"train.batch_size {batch_size} is the global batch, split over {world} processes; "
+            f"use a multiple of {world} (e.g. --batch-size {batch_size // world * world or world})"
+        )
+    return batch_size // world
+
+
+def wrap_ddp(method: nn.Module, device: torch.device, *, find_unused: bool) -> nn.Module:
+    """``method`` in DistributedDataParallel when a process group with more than one rank
+    exists (gradients averaged over ranks), else itself.
+
+    Buffers are not broadcast before each forward: the ones that must agree (MoCo's queue, fed
+    with every rank's keys) already do, and rank 0's batch-norm statistics, the ones it saves,
+    are its own either way; broadcasting would resend a 65536-key queue every step.
+    """
+    if rank_and_world()[1] == 1:
+        return method
+    ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(
+        method, device_ids=ids, find_unused_parameters=find_unused, broadcast_buffers=False
+    )
+
+
+def mean_over_ranks(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Scalar metrics averaged over the ranks (one all-reduce), as floats."""
+    keys = list(metrics)
+    values = torch.stack([torch.as_tensor(metrics[k]).detach().float().cpu() for k in keys])
+    _, world = rank_and_world()
+    if world > 1:
+        device = next(iter(metrics.values())).device
+        values = values.to(device)
+        torch.distributed.all_reduce(values)
+        values = values.cpu() / world
+    return dict(zip(keys, values.tolist(), strict=True))
+
+
 class Trainer:
     def __init__(
         self,
@@ -82,10 +131,19 @@ class Trainer:
         self.pairs = pairs  # temporal positives: each row's partner frame, as batch["partner"]
         train = recipe.train
         check_batch_size(train.batch_size, data)
+        self.rank, self.world = rank_and_world()
+        self.local_batch = local_batch_size(train.batch_size, self.world)
         self.steps_per_epoch = len(data) // train.batch_size
+        if train.sync_bn:
+            try:
+                method = convert_sync_bn(method)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            self.method = method
         method.to(device)
         if channels_last_allowed(train.channels_last, device):
             use_channels_last(method)
+        self.model = wrap_ddp(method, device, find_unused=recipe.method.name == "iic")
         self.optimizer = build_optimizer(recipe.optim, method, train.batch_size)
         self.scheduler = build_scheduler(
             recipe.optim, self.optimizer, self.steps_per_epoch, train.epochs
@@ -96,6 +154,7 @@ class Trainer:
         self.step = 0  # optimiser steps taken
         self.train_seconds = 0.0
         self.history: list[dict[str, float | int]] = []
+        self.partial: dict[str, float] = {}  # sums of the epoch in progress (mid-epoch resume)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -113,6 +172,7 @@ class Trainer:
             "step": self.step,
             "train_seconds": self.train_seconds,
             "history": self.history,
+            "partial": self.partial,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -128,6 +188,7 @@ class Trainer:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.train_seconds = float(state["train_seconds"])
         self.history = list(state["history"])
+        self.partial = dict(state.get("partial", {}))
 
     # -- loop -------------------------------------------------------------------------------------
 
@@ -140,54 +201,69 @@ class Trainer:
             if stop_after is None
             else min(stop_after, self.recipe.train.epochs)
         )
-        with SummaryWriter(str(self.run.tensorboard), purge_step=self.step) as writer:
+        writes = self.rank == 0  # one writer: rank 0 (all ranks hold the same state)
+        logdir = str(self.run.tensorboard)
+        with SummaryWriter(logdir, purge_step=self.step) if writes else nullcontext() as writer:
             while self.epoch < last:
                 row = self._run_epoch(writer)
                 self.epoch += 1
                 self.history.append(row)
-                save_checkpoint(self.run.checkpoint, self.state_dict())
-                write_metrics_csv(self.run.metrics_csv, self.history)
-                for key, value in row.items():
-                    if key != "epoch":
-                        writer.add_scalar(f"epoch/{key}", value, self.epoch)
+                self.partial = {}
+                self._save()
+                if writer is not None:
+                    write_metrics_csv(self.run.metrics_csv, self.history)
+                    for key, value in row.items():
+                        if key != "epoch":
+                            writer.add_scalar(f"epoch/{key}", value, self.epoch)
+
+    def _save(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(self.run.checkpoint, self.state_dict())
 
     def _run_epoch(self, writer: Any) -> dict[str, float | int]:
         train = self.recipe.train
         order = epoch_order(len(self.data), train.seed, self.epoch)
         self.method.train()
-        sums: dict[str, float] = {}
+        first = self.step - self.epoch * self.steps_per_epoch  # > 0 when resumed mid-epoch
+        sums = self.partial
+        seconds = sums.pop("_seconds", 0.0)
         start = time.perf_counter()
         bar = tqdm(
             total=self.steps_per_epoch,
+            initial=first,
             desc=f"epoch {self.epoch + 1}/{train.epochs}",
-            disable=not train.progress,
+            disable=not (train.progress and writer is not None),
             unit="step",
             dynamic_ncols=True,
         )
         with bar:
-            for index in range(self.steps_per_epoch):
+            for index in range(first, self.steps_per_epoch):
                 rows = order[index * train.batch_size : (index + 1) * train.batch_size]
                 metrics = self._train_step(rows)
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value
-                if self.step % train.log_every == 0:
+                if writer is not None and self.step % train.log_every == 0:
                     for key, value in metrics.items():
                         writer.add_scalar(f"train/{key}", value, self.step)
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(
                     loss=f"{metrics['loss']:.4f}",
                     lr=f"{metrics['lr']:.3g}",
-                    img_s=f"{(index + 1) * train.batch_size / elapsed:.0f}",
+                    img_s=f"{(index + 1 - first) * train.batch_size / elapsed:.0f}",
                 )
                 bar.update()
-        seconds = time.perf_counter() - start
+                every = train.checkpoint_every
+                if every and self.step % every == 0 and index + 1 < self.steps_per_epoch:
+                    self.partial = {**sums, "_seconds": seconds + time.perf_counter() - start}
+                    self._save()
+        seconds += time.perf_counter() - start
         self.train_seconds += seconds
         row: dict[str, float | int] = {"epoch": self.epoch + 1, "step": self.step}
         row.update({key: total / self.steps_per_epoch for key, total in sums.items()})
         row["lr"] = metrics["lr"]
-        row["images_per_s"] = self.steps_per_epoch * train.batch_size / seconds
+        row["images_per_s"] = (self.steps_per_epoch - first) * train.batch_size / seconds
         row["seconds"] = seconds
-        if train.progress:
+        if train.progress and writer is not None:
             tqdm.write(
                 f"epoch {self.epoch + 1}/{train.epochs}: loss {row['loss']:.4f}, "
                 f"{row['images_per_s']:.0f} img/s, {seconds:.1f}s"
@@ -195,24 +271,29 @@ class Trainer:
         return row
 
     def _train_step(self, rows: torch.Tensor) -> dict[str, float]:
+        """One optimiser step on the global batch ``rows`` (this rank takes its block)."""
+        mine = slice(self.rank * self.local_batch, (self.rank + 1) * self.local_batch)
+        local = rows[mine]
         batch = {
-            "image": self.data.images[rows].to(self.device, non_blocking=True),
-            "label": self.data.labels[rows].to(self.device, non_blocking=True),
+            "image": self.data.images[local].to(self.device, non_blocking=True),
+            "label": self.data.labels[local].to(self.device, non_blocking=True),
         }
-        if self.pairs is not None:
-            partner = self.pairs(rows, self.generator)
+        if self.pairs is not None:  # partners drawn for the global batch, as in one process
+            partner = self.pairs(rows, self.generator)[mine]
             batch["partner"] = self.data.images[partner].to(self.device, non_blocking=True)
         lr = self.optimizer.param_groups[0]["lr"]
-        with self._autocast():
-            loss, metrics = self.method(batch, self.generator)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}; "
-                f"nothing was saved after the last good checkpoint ({self._last_good()}). "
-                "Lower optim.lr or set optim.clip_grad_norm, then resume or restart."
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        with sharded_step():
+            with self._autocast():
+                loss, metrics = self.model(batch, self.generator)
+            values = mean_over_ranks({"loss": loss.detach(), **metrics})
+            if not math.isfinite(values["loss"]):
+                raise NonFiniteLossError(
+                    f"loss is {values['loss']} at epoch {self.epoch + 1}, step {self.step + 1}; "
+                    f"nothing was saved after the last good checkpoint ({self._last_good()}). "
+                    "Lower optim.lr or set optim.clip_grad_norm, then resume or restart."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
         clip = self.recipe.optim.clip_grad_norm
         if clip is not None:
             self.scaler.unscale_(self.optimizer)
@@ -221,9 +302,7 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
-        out = {"loss": loss.item(), "lr": lr}
-        out.update({key: float(value) for key, value in metrics.items()})
-        return out
+        return {"loss": values.pop("loss"), "lr": lr, **values}
 
     def _autocast(self) -> AbstractContextManager[Any]:
         precision = self.recipe.train.precision
