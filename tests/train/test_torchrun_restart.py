@@ -3,6 +3,7 @@ from its last mid-epoch checkpoint and finish with the parameters of an uninterr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,27 @@ def test_killed_rank_restarts_to_the_same_parameters(tmp_path: Path, kill_at: in
     for key, value in expected.items():
         assert torch.equal(resumed[key], value), key
     assert (tmp_path / "killed" / "report.md").is_file()
+
+
+def test_rank_zero_evaluates_like_one_process(tmp_path: Path) -> None:
+    """After a 2-rank run, rank 0's figures equal `contrastlab eval` of the saved run in one
+    process: evaluation is not sharded, and what rank 0 evaluated is what it saved."""
+    torchrun(tmp_path / "run")
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    again = subprocess.run(
+        [
+            *(sys.executable, "-m", "contrastlab", "eval", str(tmp_path / "run")),
+            *("--no-baseline", "--out", str(tmp_path / "again.json")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    figures = json.loads((tmp_path / "again.json").read_text())
+    for key in ("knn_top1", "linear_top1", "retrieval_map_at_r", "kmeans_acc"):
+        assert figures[key] == written[key], key
 
 
 def test_one_process_resumes_mid_epoch(tmp_path: Path) -> None:
