@@ -37,3 +37,29 @@ def test_sync_bn_with_split_batch_norm_is_refused(
     assert main([*args, *tiny_args]) == 2
     err = capsys.readouterr().err
     assert "method.moco.bn_splits=1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("world", "extra", "message"),
+    [
+        ("3", [], "train.batch_size 32 is the global batch, split over 3 processes"),
+        ("2", ["--set", "method.moco.bn_splits=32"], "bn_splits 32 must divide each process's"),
+    ],
+)
+def test_a_batch_that_does_not_split_stops_before_joining(
+    tmp_path: Path,
+    tiny_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    world: str,
+    extra: list[str],
+    message: str,
+) -> None:
+    """A torchrun worker (WORLD_SIZE set) whose batch cannot be split exits 2 before it waits
+    for the other processes (which would hang here: there are none)."""
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("RANK", "0")
+    args = ["train", "moco", "--out", str(tmp_path / "m"), "--epochs", "1", *tiny_args, *extra]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not torch.distributed.is_initialized()

@@ -32,7 +32,12 @@ from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
 from contrastlab.train.launch import barrier, from_environment, join, leave
 from contrastlab.train.pairs import temporal_pairs
 from contrastlab.train.rundir import RunDir
-from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
+from contrastlab.train.trainer import (
+    Trainer,
+    check_batch_size,
+    local_batch_size,
+    resolve_device,
+)
 
 SHORT_FLAGS = {  # CLI flag -> recipe key
     "data": "data.source",
@@ -79,6 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
         recipe = load_recipe(_recipe_name(args), overrides)
         run = RunDir.new(Path(args.out) if args.out else None, recipe.name)
     progress = recipe.train.progress and launch.writes
+    _check_processes(recipe, launch.world)
     device = join(launch, resolve_device(recipe.train.device))
     barrier()  # every rank has checked the run directory before rank 0 writes into it
     data = prepare_data(recipe.data, progress=progress)
@@ -122,6 +128,22 @@ def run_train(args: argparse.Namespace) -> int:
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
     _print_summary(recipe, metrics, data, run)
     return 0
+
+
+def _check_processes(recipe: Recipe, world: int) -> None:
+    """Before any process waits for the others: the global batch must split evenly, and MoCo's
+    split batch norm must split each process's share."""
+    local = local_batch_size(recipe.train.batch_size, world)
+    method, splits = recipe.method, recipe.method.moco.bn_splits
+    moco_like = method.name in ("moco", "looc", "temporal") or (
+        method.name == "clae" and method.clae.base == "moco"
+    )
+    if world > 1 and moco_like and local % splits:
+        raise ConfigError(
+            f"method.moco.bn_splits {splits} must divide each process's batch "
+            f"(train.batch_size {recipe.train.batch_size} / {world} processes = {local}); "
+            "each process's batch norm is already per device: set method.moco.bn_splits=1"
+        )
 
 
 def _holds_run(path: Path) -> bool:
