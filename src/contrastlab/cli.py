@@ -219,6 +219,12 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (= --set train.device=...)")
     parser.add_argument(
+        "--on-bad-image",
+        choices=("error", "skip"),
+        help="an unreadable image stops the run, naming it (error, the default), or is left out, "
+        "counted and listed in RUN_DIR/bad_images.txt (skip) (= --set data.on_bad_image=...)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",

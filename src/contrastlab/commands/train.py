@@ -39,9 +39,11 @@ from contrastlab.train.trainer import (
     resolve_device,
 )
 
+BAD_IMAGES = "bad_images.txt"  # in the run directory, with data.on_bad_image=skip
 SHORT_FLAGS = {  # CLI flag -> recipe key
     "data": "data.source",
     "eval_data": "data.eval_source",
+    "on_bad_image": "data.on_bad_image",
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "seed": "train.seed",
@@ -104,6 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
         _say(launch.writes, f"resumed {run.path} after step {trainer.step}")
     if launch.writes:
         atomic_write_text(run.config, dump_recipe(recipe))
+        _record_skipped(run, data.skipped)
     where = f"device {device}" + (f", {launch.world} processes" if launch.world > 1 else "")
     _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, {where})")
     trainer.fit(stop_after=args.stop_after)
@@ -123,6 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.train_seconds, 2),
     }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
+    metrics["skipped_images"] = len(data.skipped)
     metrics.update(_evaluate(recipe, method, data, device, run))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
@@ -144,6 +148,15 @@ def _check_processes(recipe: Recipe, world: int) -> None:
             f"(train.batch_size {recipe.train.batch_size} / {world} processes = {local}); "
             "each process's batch norm is already per device: set method.moco.bn_splits=1"
         )
+
+
+def _record_skipped(run: RunDir, skipped: list[str]) -> None:
+    """data.on_bad_image=skip: list what was left out in RUN/bad_images.txt, and say so."""
+    if not skipped:
+        return
+    path = run.path / BAD_IMAGES
+    atomic_write_text(path, "".join(f"{line}\n" for line in skipped))
+    _say(True, f"skipped {len(skipped)} unreadable image(s), listed in {path}")
 
 
 def _holds_run(path: Path) -> bool:

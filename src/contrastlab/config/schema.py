@@ -33,6 +33,9 @@ class DataConfig:
     limit: int | None = None  # train on at most this many images (a stratified subset)
     eval_limit: int | None = None  # evaluate on at most this many held-out images
     workers: int = 0  # DataLoader worker processes used to decode once at start-up
+    # an unreadable image (corrupt, truncated, too small, a decompression bomb): stop naming it
+    # (error), or leave it out, count it and list it in the run directory (skip)
+    on_bad_image: Literal["error", "skip"] = "error"
     # a probe data set made from the decoded images (contrastlab.data.probes.apply), or null
     probe: Literal["blockshuffle", "randbit", "digits", "multiobject", "randomlabels"] | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)  # the probe's (e.g. randbit's bits)
