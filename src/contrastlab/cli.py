@@ -275,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContrastlabError as exc:
         print(f"contrastlab: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a failing disk or file system: say which file, keep the run
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"contrastlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("contrastlab: interrupted; the last checkpoint is intact", file=sys.stderr)
         return 130

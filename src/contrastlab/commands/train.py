@@ -11,6 +11,7 @@ from typing import Any
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
 from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
+from contrastlab.commands.resume import check_same_network
 from contrastlab.config import (
     DEFAULT_RECIPE,
     METHOD_RECIPES,
@@ -101,8 +102,13 @@ def run_train(args: argparse.Namespace) -> int:
     if not launch.writes:
         recipe = _quiet(recipe)
     trainer = Trainer(recipe, method, data.train, run.make(), device, pairs=pairs)
+    if args.resume is not None and launch.writes:
+        for path in run.remove_temporaries():
+            _say(True, f"removed {path}, a partial write of the interrupted run")
     if args.resume is not None and run.checkpoint.exists():
-        trainer.load_state_dict(load_checkpoint(run.checkpoint))
+        state = load_checkpoint(run.checkpoint)
+        check_same_network(state, recipe, run.checkpoint)
+        trainer.load_state_dict(state)
         _say(launch.writes, f"resumed {run.path} after step {trainer.step}")
     if launch.writes:
         atomic_write_text(run.config, dump_recipe(recipe))
@@ -127,6 +133,7 @@ def run_train(args: argparse.Namespace) -> int:
     }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
     metrics["skipped_images"] = len(data.skipped)
+    metrics["skipped_steps"] = trainer.skipped  # non-finite steps left out (on_nonfinite=skip)
     metrics.update(_evaluate(recipe, method, data, device, run))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
     write_report(run, recipe, metrics, trainer.history, data.eval_note)

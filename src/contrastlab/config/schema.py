@@ -317,6 +317,10 @@ class TrainConfig:
     progress: bool = True
     checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends only)
     sync_bn: bool = False  # under torchrun: batch-norm statistics pooled over all processes
+    # a NaN or infinite loss or gradient: stop naming the step and the last good checkpoint (stop),
+    # or leave the batch out, count it, and stop only after max_skips_in_a_row such steps (skip)
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    max_skips_in_a_row: int = 10
 
     def validate(self) -> None:
         _check(self.epochs >= 1, "train.epochs", "at least 1", self.epochs)
@@ -324,6 +328,8 @@ class TrainConfig:
         _check(self.log_every >= 1, "train.log_every", "at least 1", self.log_every)
         every = self.checkpoint_every
         _check(every >= 0, "train.checkpoint_every", "0 (off) or a number of steps", every)
+        skips = self.max_skips_in_a_row
+        _check(skips >= 1, "train.max_skips_in_a_row", "at least 1", skips)
         ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
 
