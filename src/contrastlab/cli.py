@@ -219,6 +219,12 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (= --set train.device=...)")
     parser.add_argument(
+        "--on-bad-image",
+        choices=("error", "skip"),
+        help="an unreadable image stops the run, naming it (error, the default), or is left out, "
+        "counted and listed in RUN_DIR/bad_images.txt (skip) (= --set data.on_bad_image=...)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
@@ -268,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except ContrastlabError as exc:
         print(f"contrastlab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a failing disk or file system: say which file, keep the run
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"contrastlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("contrastlab: interrupted; the last checkpoint is intact", file=sys.stderr)

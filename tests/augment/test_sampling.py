@@ -175,3 +175,16 @@ def test_validate_names_the_field(field: str, value: object, rule: str) -> None:
 def test_defaults_validate() -> None:
     SimCLRAugment().validate()
     SimCLRAugment(jitter_strength=1.0, blur_p=0.5).validate()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_views_are_float32_and_unchanged_inside_autocast(dtype: torch.dtype) -> None:
+    """A training step's autocast (train.precision fp16/bf16) does not reach the views: the blur's
+    convolutions ran in half precision there, and index_copy_ refused the result."""
+    views = SimCLRViews(SimCLRAugment(blur_p=1.0), image_size=16)
+    images = torch.randint(0, 256, (6, 3, 20, 20), dtype=torch.uint8, generator=_gen(1))
+    params = views.sample(6, _gen(2), (20, 20))
+    plain = views.apply(images, params)
+    with torch.autocast("cpu", dtype=dtype):
+        mixed = views.apply(images, params)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)

@@ -162,6 +162,12 @@ class SimCLRViews:
             raise ValueError(f"images must be (B, C, H, W) with C = 1 or 3, got {shape}")
         if len(params) != images.shape[0]:
             raise ValueError(f"{len(params)} view params for a batch of {images.shape[0]} images")
+        # views are made in float32 also inside a training step's autocast (fp16/bf16), where
+        # the blur's convolutions would otherwise come out in half precision
+        with torch.autocast(images.device.type, enabled=False):
+            return self._render(images, params)
+
+    def _render(self, images: torch.Tensor, params: ViewParams) -> torch.Tensor:
         n, channels = images.shape[:2]
         size = self.image_size
         if n == 0:

@@ -26,6 +26,7 @@ class PreparedData:
     test: ImageTensors | None  # None when there is nothing labelled to evaluate on
     eval_note: str  # where the held-out images come from, for the report
     probe: dict[str, Any] = field(default_factory=dict)  # data.probe's draws (apply_probe)
+    skipped: list[str] = field(default_factory=list)  # data.on_bad_image=skip: what was left out
 
 
 def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
@@ -35,10 +36,16 @@ def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
     labels are in their ``meta``.
     """
     size, channels, workers = config.image_size, config.channels, config.workers
+    skipped: list[str] | None = [] if config.on_bad_image == "skip" else None
 
     def decode(source: ImageSource) -> ImageTensors:
         return materialize(
-            source, image_size=size, channels=channels, workers=workers, progress=progress
+            source,
+            image_size=size,
+            channels=channels,
+            workers=workers,
+            progress=progress,
+            skipped=skipped,
         )
 
     splits = open_source(config.source, image_size=size, options=config.options)
@@ -71,7 +78,7 @@ def prepare_data(config: DataConfig, *, progress: bool = False) -> PreparedData:
                 None,
                 "none: evaluation needs labels on both the training and held-out data",
             )
-    return PreparedData(train=train, test=test, eval_note=note, probe=probe)
+    return PreparedData(train, test, note, probe, skipped or [])
 
 
 def _check_classes(train: ImageTensors, test: ImageTensors) -> None:

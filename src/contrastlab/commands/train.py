@@ -11,6 +11,7 @@ from typing import Any
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
 from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
+from contrastlab.commands.resume import check_same_network
 from contrastlab.config import (
     DEFAULT_RECIPE,
     METHOD_RECIPES,
@@ -39,9 +40,11 @@ from contrastlab.train.trainer import (
     resolve_device,
 )
 
+BAD_IMAGES = "bad_images.txt"  # in the run directory, with data.on_bad_image=skip
 SHORT_FLAGS = {  # CLI flag -> recipe key
     "data": "data.source",
     "eval_data": "data.eval_source",
+    "on_bad_image": "data.on_bad_image",
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "seed": "train.seed",
@@ -99,11 +102,17 @@ def run_train(args: argparse.Namespace) -> int:
     if not launch.writes:
         recipe = _quiet(recipe)
     trainer = Trainer(recipe, method, data.train, run.make(), device, pairs=pairs)
+    if args.resume is not None and launch.writes:
+        for path in run.remove_temporaries():
+            _say(True, f"removed {path}, a partial write of the interrupted run")
     if args.resume is not None and run.checkpoint.exists():
-        trainer.load_state_dict(load_checkpoint(run.checkpoint))
+        state = load_checkpoint(run.checkpoint)
+        check_same_network(state, recipe, run.checkpoint)
+        trainer.load_state_dict(state)
         _say(launch.writes, f"resumed {run.path} after step {trainer.step}")
     if launch.writes:
         atomic_write_text(run.config, dump_recipe(recipe))
+        _record_skipped(run, data.skipped)
     where = f"device {device}" + (f", {launch.world} processes" if launch.world > 1 else "")
     _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, {where})")
     trainer.fit(stop_after=args.stop_after)
@@ -123,6 +132,8 @@ def run_train(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.train_seconds, 2),
     }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
+    metrics["skipped_images"] = len(data.skipped)
+    metrics["skipped_steps"] = trainer.skipped  # non-finite steps left out (on_nonfinite=skip)
     metrics.update(_evaluate(recipe, method, data, device, run))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
@@ -144,6 +155,15 @@ def _check_processes(recipe: Recipe, world: int) -> None:
             f"(train.batch_size {recipe.train.batch_size} / {world} processes = {local}); "
             "each process's batch norm is already per device: set method.moco.bn_splits=1"
         )
+
+
+def _record_skipped(run: RunDir, skipped: list[str]) -> None:
+    """data.on_bad_image=skip: list what was left out in RUN/bad_images.txt, and say so."""
+    if not skipped:
+        return
+    path = run.path / BAD_IMAGES
+    atomic_write_text(path, "".join(f"{line}\n" for line in skipped))
+    _say(True, f"skipped {len(skipped)} unreadable image(s), listed in {path}")
 
 
 def _holds_run(path: Path) -> bool:

@@ -33,6 +33,9 @@ class DataConfig:
     limit: int | None = None  # train on at most this many images (a stratified subset)
     eval_limit: int | None = None  # evaluate on at most this many held-out images
     workers: int = 0  # DataLoader worker processes used to decode once at start-up
+    # an unreadable image (corrupt, truncated, too small, a decompression bomb): stop naming it
+    # (error), or leave it out, count it and list it in the run directory (skip)
+    on_bad_image: Literal["error", "skip"] = "error"
     # a probe data set made from the decoded images (contrastlab.data.probes.apply), or null
     probe: Literal["blockshuffle", "randbit", "digits", "multiobject", "randomlabels"] | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)  # the probe's (e.g. randbit's bits)
@@ -314,6 +317,10 @@ class TrainConfig:
     progress: bool = True
     checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends only)
     sync_bn: bool = False  # under torchrun: batch-norm statistics pooled over all processes
+    # a NaN or infinite loss or gradient: stop naming the step and the last good checkpoint (stop),
+    # or leave the batch out, count it, and stop only after max_skips_in_a_row such steps (skip)
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    max_skips_in_a_row: int = 10
 
     def validate(self) -> None:
         _check(self.epochs >= 1, "train.epochs", "at least 1", self.epochs)
@@ -321,6 +328,8 @@ class TrainConfig:
         _check(self.log_every >= 1, "train.log_every", "at least 1", self.log_every)
         every = self.checkpoint_every
         _check(every >= 0, "train.checkpoint_every", "0 (off) or a number of steps", every)
+        skips = self.max_skips_in_a_row
+        _check(skips >= 1, "train.max_skips_in_a_row", "at least 1", skips)
         ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
 

@@ -4,24 +4,21 @@ Any format Pillow can open is accepted, recognised by file extension (from
 ``PIL.Image.registered_extensions()``); hidden files and folders (names starting with ".") and
 other files are ignored. The tree's layout decides the splits and labels (see `data.layout`), or,
 with the option ``layout=frames``, it is a folder of frame sequences (see `data.frames`).
-Files are decoded lazily, one per ``__getitem__``, and always converted to 3-channel RGB:
-greyscale is replicated, palette images are expanded and an alpha channel is dropped (not
-composited), so all images of a source have the same channel count whatever their format.
+Files are decoded lazily, one per ``__getitem__``, and always converted to 3-channel RGB
+(`data.decode`), so all images of a source have the same channel count whatever their format.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import torch
-from PIL import Image, UnidentifiedImageError
-from torchvision.transforms.v2 import functional as tvf
+from PIL import Image
 
+from contrastlab.data.decode import decode_image
 from contrastlab.data.layout import arrange
 from contrastlab.data.options import choice_option, resolve_options
 from contrastlab.data.source import Sample, SourceSplits
@@ -41,41 +38,6 @@ def image_extensions() -> frozenset[str]:
 def is_image_name(name: str) -> bool:
     """True for a visible file name whose extension is one Pillow opens."""
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in image_extensions()
-
-
-@cache
-def _format_for(extension: str) -> tuple[str, ...] | None:
-    """The Pillow format registered for a file extension, to try first when opening."""
-    fmt = Image.registered_extensions().get(extension)
-    return (fmt,) if fmt in Image.OPEN else None
-
-
-def _open(data: bytes | None, where: str) -> Image.Image:
-    """Open an image, trying the format its file extension names first.
-
-    That is much cheaper than probing every plugin, which dominates for small images; any format
-    is tried next, in case the extension does not match the contents.
-    """
-    hint = _format_for(os.path.splitext(where)[1].lower())
-    if hint is not None:
-        try:
-            return Image.open(io.BytesIO(data) if data is not None else where, formats=hint)
-        except UnidentifiedImageError:
-            pass
-    return Image.open(io.BytesIO(data) if data is not None else where)
-
-
-def decode_image(data: bytes | None, where: str) -> torch.Tensor:
-    """Decode an image file (read from path `where` if `data` is None) to uint8 RGB (3, H, W)."""
-    try:
-        with _open(data, where) as img:
-            rgb = img.convert("RGB")
-    except UnidentifiedImageError as err:
-        raise DataError(f"cannot read image {where}: not an image Pillow can identify") from err
-    except Exception as err:  # Pillow's decoders raise many types (OSError, SyntaxError, ...)
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise DataError(f"cannot read image {where}: {reason}") from err
-    return tvf.pil_to_tensor(rgb)
 
 
 class ImageFilesSource:

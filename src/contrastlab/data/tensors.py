@@ -108,17 +108,16 @@ class _Conformed(Dataset[Any]):
             return _Failure(str(err))
 
 
-def _collate(
-    items: Sequence[Row | _Failure],
-) -> tuple[torch.Tensor, torch.Tensor, list[Mapping[str, float]]] | _Failure:
-    rows: list[Row] = []
-    for item in items:
-        if isinstance(item, _Failure):
-            return item
-        rows.append(item)
-    images = torch.stack([r[0] for r in rows])
+# the readable rows of a loader batch (images, labels, metas) and the failures' messages
+_Batch = tuple[torch.Tensor, torch.Tensor, list[Mapping[str, float]], list[str]]
+
+
+def _collate(items: Sequence[Row | _Failure]) -> _Batch:
+    rows = [item for item in items if not isinstance(item, _Failure)]
+    failures = [item.message for item in items if isinstance(item, _Failure)]
+    images = torch.stack([r[0] for r in rows]) if rows else torch.empty(0, dtype=torch.uint8)
     labels = torch.tensor([r[1] for r in rows], dtype=torch.int64)
-    return images, labels, [r[2] for r in rows]
+    return images, labels, [r[2] for r in rows], failures
 
 
 def materialize(
@@ -128,13 +127,15 @@ def materialize(
     channels: int = 3,
     workers: int = 0,
     progress: bool = False,
+    skipped: list[str] | None = None,
 ) -> ImageTensors:
     """Decode every sample once into one uint8 tensor (N, channels, image_size, image_size).
 
     Decoding runs through a torch DataLoader (`workers` worker processes, batches of
     BATCH_SIZE), with a tqdm bar if `progress`. Metadata keys present in every sample become
-    float64 tensors. An empty source, an unreadable sample, or labels outside the source's
-    classes raise DataError naming the source or file.
+    float64 tensors. An empty source, or labels outside the source's classes, raise DataError
+    naming the source. An unreadable sample raises DataError naming its file, unless `skipped`
+    is a list: then it is left out and its message ("cannot read image PATH: REASON") appended.
     """
     n = len(source)
     if n == 0:
@@ -142,7 +143,7 @@ def materialize(
     dataset = _Conformed(source, image_size, channels)
     # Fail fast in this process; this also fills lazy caches before workers copy the source.
     first = dataset[0]
-    if isinstance(first, _Failure):
+    if isinstance(first, _Failure) and skipped is None:
         raise DataError(first.message)
     images = torch.empty((n, channels, image_size, image_size), dtype=torch.uint8)
     labels = torch.empty((n,), dtype=torch.int64)
@@ -150,16 +151,21 @@ def materialize(
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, num_workers=workers, collate_fn=_collate)
     with tqdm(total=n, desc=f"decoding {source.name}", unit="img", disable=not progress) as bar:
         start = 0
-        for batch in loader:
-            if isinstance(batch, _Failure):
-                raise DataError(batch.message)
-            batch_images, batch_labels, batch_metas = batch
+        for batch_images, batch_labels, batch_metas, failures in loader:
+            if failures and skipped is None:
+                raise DataError(failures[0])
+            if failures:
+                assert skipped is not None
+                skipped.extend(failures)
             stop = start + len(batch_labels)
             images[start:stop] = batch_images
             labels[start:stop] = batch_labels
             metas.extend(batch_metas)
             start = stop
-            bar.update(len(batch_labels))
+            bar.update(len(batch_labels) + len(failures))
+    if start == 0:
+        raise DataError(f"no image of {source.name} could be read ({n} skipped)")
+    images, labels = images[:start], labels[:start]
     classes = list(source.classes)
     if labels.min() < -1 or (classes and labels.max() >= len(classes)):
         raise DataError(

@@ -8,6 +8,8 @@ the previous checkpoint or the new one, never a torn file.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +63,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for torn or foreign files
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        if isinstance(exc, pickle.UnpicklingError) and found:
+            raise CheckpointError(
+                f"refused to load {path}: it holds a pickled Python object ({found.group(1)}), "
+                "which could run code when loaded; contrastlab checkpoints hold only tensors and "
+                "plain values, and are read with torch.load(weights_only=True)"
+            ) from None
         reason = " ".join(str(exc).split())[:300]
         raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
     if not isinstance(state, dict) or "model" not in state:

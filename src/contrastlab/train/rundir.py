@@ -79,6 +79,14 @@ class RunDir:
             ) from None
         return self
 
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the partial files an atomic write left when its process was killed
+        (``.NAME.XXXX.tmp``, never renamed into place); return what was removed."""
+        stale = [*self.path.glob(".*.tmp"), *(self.path / "checkpoints").glob(".*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
     @classmethod
     def open(cls, path: Path) -> RunDir:
         """An existing run directory (one with a ``config.yaml``)."""

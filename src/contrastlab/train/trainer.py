@@ -11,7 +11,12 @@ rank 0 writes. Every rank holds the same generator, so each step is the one-proc
 Every source of randomness the loop uses is owned and checkpointed, so a resumed run is
 bit-identical on the CPU to one that never stopped: the sample order of an epoch is a permutation
 drawn from a generator seeded by (seed, epoch), and the views come from ``self.generator``, whose
-state is saved.
+state is saved (with the process-wide generators, `train.rng`).
+
+A NaN or infinite loss or gradient never reaches the weights: with ``train.on_nonfinite=stop`` the
+run stops naming the step and the last good checkpoint; with ``skip`` the step is left out (the
+schedule still advances) and counted. A checkpoint whose parameters or optimiser state are not
+finite is never written over a good one.
 """
 
 from __future__ import annotations
@@ -29,21 +34,25 @@ from tqdm import tqdm
 from contrastlab.config.load import recipe_to_dict
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
-from contrastlab.errors import CheckpointError, ConfigError, ContrastlabError
+from contrastlab.errors import CheckpointError, ConfigError
 from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.models.sync_bn import convert_sync_bn
 from contrastlab.train.checkpoint import save_checkpoint
 from contrastlab.train.distributed import rank_and_world, sharded_step
+from contrastlab.train.guard import (
+    NonFiniteError,
+    first_nonfinite,
+    forward_state,
+    gradient_norm,
+    restore_forward_state,
+)
 from contrastlab.train.logs import write_metrics_csv
 from contrastlab.train.optim import build_optimizer, build_scheduler
 from contrastlab.train.pairs import TemporalPairs
+from contrastlab.train.rng import capture_rng, restore_rng, seed_host_rng
 from contrastlab.train.rundir import RunDir
 
 CHECKPOINT_FORMAT = 1
-
-
-class NonFiniteLossError(ContrastlabError):
-    """The loss became NaN or infinite; the run stops before the bad step is applied."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -150,11 +159,15 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler(device.type, enabled=train.precision == "fp16")
         self.generator = torch.Generator().manual_seed(train.seed)
+        seed_host_rng(train.seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
         self.train_seconds = 0.0
         self.history: list[dict[str, float | int]] = []
         self.partial: dict[str, float] = {}  # sums of the epoch in progress (mid-epoch resume)
+        self.skipped = 0  # steps left out for a non-finite loss or gradient (on_nonfinite=skip)
+        self.skips_in_a_row = 0
+        self.saved_step: int | None = None  # the step of the checkpoint on disk, if any
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -168,11 +181,14 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "generator": self.generator.get_state(),
+            "rng": capture_rng(),
             "epoch": self.epoch,
             "step": self.step,
             "train_seconds": self.train_seconds,
             "history": self.history,
             "partial": self.partial,
+            "skipped_steps": self.skipped,
+            "skips_in_a_row": self.skips_in_a_row,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -189,6 +205,11 @@ class Trainer:
         self.train_seconds = float(state["train_seconds"])
         self.history = list(state["history"])
         self.partial = dict(state.get("partial", {}))
+        if "rng" in state:  # checkpoints from before the global generators were saved lack it
+            restore_rng(state["rng"])
+        self.skipped = int(state.get("skipped_steps", 0))
+        self.skips_in_a_row = int(state.get("skips_in_a_row", 0))
+        self.saved_step = self.step
 
     # -- loop -------------------------------------------------------------------------------------
 
@@ -217,8 +238,27 @@ class Trainer:
                             writer.add_scalar(f"epoch/{key}", value, self.epoch)
 
     def _save(self) -> None:
+        """Checkpoint (rank 0), unless a parameter or optimiser state is not finite: such a
+        checkpoint would replace a good one, so the run stops instead."""
+        state = self.state_dict()
+        bad = first_nonfinite(self.method.named_parameters(), state["optimizer"]["state"])
+        if bad is not None:
+            raise NonFiniteError(
+                f"{bad} is not finite after step {self.step}; the checkpoint was not written "
+                f"and the last good one is kept ({self._last_good()}). "
+                "Lower optim.lr or set optim.clip_grad_norm, then resume or restart."
+            )
         if self.rank == 0:
-            save_checkpoint(self.run.checkpoint, self.state_dict())
+            try:
+                save_checkpoint(self.run.checkpoint, state)
+            except OSError as exc:
+                raise CheckpointError(
+                    f"could not write the checkpoint {self.run.checkpoint}: "
+                    f"{exc.strerror or exc}; the previous one is intact ({self._last_good()}); "
+                    "make room or fix the directory, then: "
+                    f"contrastlab train --resume {self.run.path}"
+                ) from None
+        self.saved_step = self.step
 
     def _run_epoch(self, writer: Any) -> dict[str, float | int]:
         train = self.recipe.train
@@ -239,7 +279,9 @@ class Trainer:
         with bar:
             for index in range(first, self.steps_per_epoch):
                 rows = order[index * train.batch_size : (index + 1) * train.batch_size]
-                metrics = self._train_step(rows)
+                lr = self.optimizer.param_groups[0]["lr"]
+                stepped = self._train_step(rows)
+                metrics = {"skipped_steps": 1.0, "lr": lr} if stepped is None else stepped
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value
                 if writer is not None and self.step % train.log_every == 0:
@@ -247,7 +289,7 @@ class Trainer:
                         writer.add_scalar(f"train/{key}", value, self.step)
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(
-                    loss=f"{metrics['loss']:.4f}",
+                    loss=f"{metrics.get('loss', math.nan):.4f}",
                     lr=f"{metrics['lr']:.3g}",
                     img_s=f"{(index + 1 - first) * train.batch_size / elapsed:.0f}",
                 )
@@ -259,8 +301,12 @@ class Trainer:
         seconds += time.perf_counter() - start
         self.train_seconds += seconds
         row: dict[str, float | int] = {"epoch": self.epoch + 1, "step": self.step}
-        row.update({key: total / self.steps_per_epoch for key, total in sums.items()})
+        skipped = int(sums.pop("skipped_steps", 0))
+        taken = self.steps_per_epoch - skipped
+        row.update({key: total / taken if taken else math.nan for key, total in sums.items()})
         row["lr"] = metrics["lr"]
+        if skipped:
+            row["skipped_steps"] = skipped
         row["images_per_s"] = (self.steps_per_epoch - first) * train.batch_size / seconds
         row["seconds"] = seconds
         if train.progress and writer is not None:
@@ -270,8 +316,9 @@ class Trainer:
             )
         return row
 
-    def _train_step(self, rows: torch.Tensor) -> dict[str, float]:
-        """One optimiser step on the global batch ``rows`` (this rank takes its block)."""
+    def _train_step(self, rows: torch.Tensor) -> dict[str, float] | None:
+        """One optimiser step on the global batch ``rows`` (this rank takes its block); None
+        when a non-finite loss or gradient left it out (``train.on_nonfinite=skip``)."""
         mine = slice(self.rank * self.local_batch, (self.rank + 1) * self.local_batch)
         local = rows[mine]
         batch = {
@@ -282,22 +329,27 @@ class Trainer:
             partner = self.pairs(rows, self.generator)[mine]
             batch["partner"] = self.data.images[partner].to(self.device, non_blocking=True)
         lr = self.optimizer.param_groups[0]["lr"]
+        skip = self.recipe.train.on_nonfinite == "skip"
+        undo = forward_state(self.method) if skip else None  # what a skipped forward changes
         with sharded_step():
             with self._autocast():
                 loss, metrics = self.model(batch, self.generator)
             values = mean_over_ranks({"loss": loss.detach(), **metrics})
             if not math.isfinite(values["loss"]):
-                raise NonFiniteLossError(
-                    f"loss is {values['loss']} at epoch {self.epoch + 1}, step {self.step + 1}; "
-                    f"nothing was saved after the last good checkpoint ({self._last_good()}). "
-                    "Lower optim.lr or set optim.clip_grad_norm, then resume or restart."
-                )
+                self._nonfinite(f"the loss is {values['loss']}", undo)
+                return None
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
         clip = self.recipe.optim.clip_grad_norm
         if clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.method.parameters(), clip)
+        if not self.scaler.is_enabled():  # fp16's scaler skips inf gradients itself
+            norm = gradient_norm(self.method.parameters())
+            if not math.isfinite(norm):  # gradients are already averaged over the ranks
+                self._nonfinite(f"the gradient norm is {norm}", undo)
+                return None
+        self.skips_in_a_row = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -311,7 +363,31 @@ class Trainer:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
+    def _nonfinite(self, what: str, undo: dict[str, torch.Tensor] | None) -> None:
+        """Stop, or (``on_nonfinite=skip``) leave this step out: no update (the forward's own
+        changes, a queue or a momentum encoder, are undone), the schedule goes on."""
+        train = self.recipe.train
+        where = f"at epoch {self.epoch + 1}, step {self.step + 1}"
+        self.optimizer.zero_grad(set_to_none=True)
+        if undo is not None and self.skips_in_a_row + 1 < train.max_skips_in_a_row:
+            restore_forward_state(self.method, undo)
+            self.skipped += 1
+            self.skips_in_a_row += 1
+            self.scheduler.step()
+            self.step += 1
+            return None
+        why = (
+            f"{train.max_skips_in_a_row} steps in a row were not finite (train.max_skips_in_a_row)"
+            if train.on_nonfinite == "skip"
+            else "stopped before the step was applied (train.on_nonfinite=stop)"
+        )
+        raise NonFiniteError(
+            f"{what} {where}: {why}; the last good checkpoint is {self._last_good()}. "
+            "Lower optim.lr or set optim.clip_grad_norm, then resume or restart, "
+            "or leave such batches out with --set train.on_nonfinite=skip."
+        )
+
     def _last_good(self) -> str:
-        if self.run.checkpoint.exists():
-            return f"{self.run.checkpoint}, epoch {self.epoch}"
-        return "none yet"
+        if self.saved_step is not None and self.run.checkpoint.exists():
+            return f"{self.run.checkpoint} (step {self.saved_step})"
+        return "none: no checkpoint was written yet"
