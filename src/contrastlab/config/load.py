@@ -7,7 +7,6 @@ did-you-mean suggestion, a value of the wrong type with the type that was expect
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 import typing
@@ -18,6 +17,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from contrastlab.config.checks import did_you_mean
 from contrastlab.config.schema import Recipe
 from contrastlab.errors import ConfigError
 
@@ -91,7 +91,7 @@ def find_recipe(name_or_path: str) -> Path:
     if bundled.exists():
         return bundled
     names = [p.stem for p in list_recipes()]
-    hint = _did_you_mean(name_or_path, names)
+    hint = did_you_mean(name_or_path, names)
     raise ConfigError(
         f"unknown recipe {name_or_path!r}{hint}: give a YAML file or one of "
         f"`contrastlab recipes` ({', '.join(names)})"
@@ -159,7 +159,7 @@ def _convert(cls: type[T], data: Any, prefix: str) -> T:
     for key in data:
         if key not in fields:
             full = f"{prefix}{key}"
-            hint = _did_you_mean(full, [f"{prefix}{name}" for name in fields])
+            hint = did_you_mean(full, [f"{prefix}{name}" for name in fields])
             raise ConfigError(
                 f"unknown key {full!r}{hint}; valid keys here: {', '.join(sorted(fields))}"
             )
@@ -180,7 +180,7 @@ def _value(tp: Any, value: Any, key: str) -> Any:
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
-            hint = _did_you_mean(str(value), [str(c) for c in choices])
+            hint = did_you_mean(str(value), [str(c) for c in choices])
             raise ConfigError(
                 f"{key} must be one of {', '.join(map(str, choices))}; got {value!r}{hint}"
             )
@@ -223,11 +223,6 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
 
 def _type_name(tp: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[tp]
-
-
-def _did_you_mean(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _plain(value: Any) -> Any:

@@ -35,13 +35,13 @@ subsets: ``randbit`` (the bits' integer), ``digit_label`` and ``digit_id``, ``ob
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.config.checks import did_you_mean
 from contrastlab.data.probes.block_shuffle import block_permutation, block_shuffle_tensors
 from contrastlab.data.probes.digit_overlay import GRID_3X3, digit_pool, overlay_digits
 from contrastlab.data.probes.multi_object import (
@@ -118,11 +118,6 @@ def split_seed(seed: int, held_out: bool) -> int:
     return seed + HELD_OUT_SEED_OFFSET if held_out else seed
 
 
-def _hint(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _check(ok: bool, key: str, rule: str, value: object) -> None:
     if not ok:
         raise ConfigError(f"{_KEY}.{key} must be {rule}, got {value!r}")
@@ -150,13 +145,13 @@ def probe_spec(probe: str, options: Mapping[str, Any], *, image_size: int) -> Pr
     if probe not in _OPTIONS:
         raise ConfigError(
             f"data.probe must be one of {', '.join(PROBES)}; "
-            f"got {probe!r}{_hint(probe, list(PROBES))}"
+            f"got {probe!r}{did_you_mean(probe, list(PROBES))}"
         )
     known = _OPTIONS[probe]
     for key in options:
         if key not in known:
             raise ConfigError(
-                f"unknown key '{_KEY}.{key}'{_hint(str(key), list(known))} for data.probe "
+                f"unknown key '{_KEY}.{key}'{did_you_mean(str(key), list(known))} for data.probe "
                 f"{probe}; valid keys: {', '.join(known)}"
             )
     out: dict[str, Any] = {}
@@ -202,7 +197,7 @@ def _check_multiobject(out: dict[str, Any], size: int) -> None:
     if out["objects"] not in kinds:
         raise ConfigError(
             f"{_KEY}.objects must be one of {', '.join(kinds)}; got {out['objects']!r}"
-            f"{_hint(out['objects'], kinds)}"
+            f"{did_you_mean(out['objects'], kinds)}"
         )
     if out["object_size"] is None:  # room for the boxes side by side, with space to move
         out["object_size"] = max(1, int(size / (ratio + k)))
