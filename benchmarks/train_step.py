@@ -1,0 +1,286 @@
+"""One SimCLR training step: contrastlab against a plain lightly loop, and both against the
+machine's bound.
+
+Both sides train the same network (torchvision's ResNet-18 with the CIFAR stem: a 3x3 stride-1 first
+convolution and no max-pool; a 2-layer 512-512-128 projection MLP) on the same batch of 32x32
+images with NT-Xent (tau 0.5) and the same SGD (lr 0.06, momentum 0.9, weight decay 5e-4):
+
+* ``contrastlab``: `SimCLRViews` on the uint8 batch, the method's encoder and head on both views in
+  one pass, `nt_xent`, backward, step;
+* ``lightly``: lightly's ``SimCLRTransform(input_size=32, gaussian_blur=0.0)`` on PIL images in a
+  ``DataLoader`` (``--workers``), ``SimCLRProjectionHead``, ``NTXentLoss``: the loop of lightly's
+  SimCLR example.
+
+Each step is split into views (lightly: the DataLoader's next batch), forward, loss, backward and
+optimiser. The bound is the step's FLOPs (counted by ``torch.utils.flop_counter`` for forward and
+backward of the network) at the machine's measured matmul rate (the best of a few square fp32,
+or bf16, products). Rounds alternate the two sides, so background load hits both alike; the
+medians are reported. Writes ``--json``.
+
+Run: ``python benchmarks/train_step.py`` (needs lightly: ``pip install --no-deps lightly
+lightning-utilities``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from contrastlab.config import build_recipe
+from contrastlab.losses import nt_xent
+from contrastlab.methods import build_method
+from contrastlab.methods.simclr import SimCLR
+
+PHASES = ("views", "forward", "loss", "backward", "optimiser")
+LR, MOMENTUM, WEIGHT_DECAY, TAU = 0.06, 0.9, 5e-4, 0.5
+Timings = dict[str, float]
+
+
+def cifar_resnet18() -> nn.Module:
+    from torchvision.models import resnet18
+
+    net = resnet18()
+    net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    return net
+
+
+def sgd(module: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(module.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+
+
+def autocast(precision: str) -> AbstractContextManager[Any]:
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class Ours:
+    """contrastlab's SimCLR step, phase by phase (what `SimCLR.forward` and the trainer do)."""
+
+    def __init__(self, images: torch.Tensor, precision: str, channels_last: bool):
+        recipe = build_recipe(
+            {
+                "data": {"image_size": 32},
+                "augment": {"blur_p": 0.0},
+                "model": {"backbone": "resnet18", "width": 1.0, "cifar_stem": True},
+                "method": {"name": "simclr", "temperature": TAU},
+            }
+        )
+        method = build_method(recipe)
+        assert isinstance(method, SimCLR)
+        self.method = method
+        if channels_last:
+            self.method.to(memory_format=torch.channels_last)
+        self.optimizer = sgd(self.method)
+        self.images, self.precision = images, precision
+        self.generator = torch.Generator().manual_seed(0)
+
+    def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda x: self.method.head(self.method.encoder(x))
+
+    def step(self) -> Timings:
+        method, clock = self.method, Clock()
+        views = method.views
+        v = torch.cat([views(self.images, self.generator), views(self.images, self.generator)])
+        clock.lap("views")
+        with autocast(self.precision):
+            z_a, z_b = method.head(method.encoder(v)).chunk(2)
+            clock.lap("forward")
+            loss = nt_xent(z_a.float(), z_b.float(), TAU)
+        clock.lap("loss")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clock.lap("backward")
+        self.optimizer.step()
+        clock.lap("optimiser")
+        return clock.laps
+
+
+class Lightly:
+    """The loop of lightly's SimCLR example on the same network, batch and optimiser."""
+
+    def __init__(self, pil: list[Image.Image], batch: int, workers: int, precision: str):
+        from lightly.loss import NTXentLoss
+        from lightly.models.modules import SimCLRProjectionHead
+        from lightly.transforms import SimCLRTransform
+
+        self.backbone = cifar_resnet18()
+        self.head = SimCLRProjectionHead(512, 512, 128)
+        self.model = nn.Sequential(self.backbone, self.head)
+        self.criterion = NTXentLoss(temperature=TAU)
+        self.optimizer = sgd(self.model)
+        transform = SimCLRTransform(input_size=32, gaussian_blur=0.0)
+        dataset = [(image, 0) for image in pil]
+        loader = torch.utils.data.DataLoader(
+            _Transformed(dataset, transform),
+            batch_size=batch,
+            shuffle=True,
+            drop_last=True,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
+        self.batches = _forever(loader)
+        self.precision = precision
+
+    def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return self.model
+
+    def step(self) -> Timings:
+        clock = Clock()
+        (x0, x1), _ = next(self.batches)
+        clock.lap("views")
+        with autocast(self.precision):
+            z0, z1 = self.model(torch.cat([x0, x1])).chunk(2)
+            clock.lap("forward")
+            loss = self.criterion(z0.float(), z1.float())
+        clock.lap("loss")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clock.lap("backward")
+        self.optimizer.step()
+        clock.lap("optimiser")
+        return clock.laps
+
+
+class _Transformed(torch.utils.data.Dataset[Any]):
+    def __init__(self, items: list[tuple[Image.Image, int]], transform: Any):
+        self.items, self.transform = items, transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        image, label = self.items[index]
+        return self.transform(image), label
+
+
+def _forever(loader: torch.utils.data.DataLoader[Any]) -> Iterator[Any]:
+    while True:
+        yield from loader
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.laps: Timings = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+
+def step_flops(network: Callable[[torch.Tensor], torch.Tensor], views: int) -> int:
+    """FLOPs of forward + backward of ``network`` on ``views`` 32x32 images."""
+    x = torch.randn(views, 3, 32, 32)
+    with FlopCounterMode(display=False) as counter:
+        network(x).square().mean().backward()
+    return int(counter.get_total_flops())
+
+
+def matmul_rate(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """The best FLOP/s of a (size x size) @ (size x size) product in ``dtype``."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def cifar_images(n: int, archive: Path) -> np.ndarray:
+    """The first ``n`` JPEGs of the CIFAR-10 archive (N, 32, 32, 3) uint8, or noise without it."""
+    found: list[np.ndarray] = []
+    if archive.is_file():
+        with tarfile.open(archive, "r|*") as tar:
+            for member in tar:
+                if member.isfile() and member.name.endswith(".jpg"):
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        found.append(np.asarray(Image.open(data).convert("RGB")))
+                if len(found) == n:
+                    return np.stack(found)
+    return np.random.default_rng(0).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3, help="timed steps per side")
+    parser.add_argument("--workers", type=int, default=0, help="lightly's DataLoader workers")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--channels-last", action="store_true", help="ours in channels-last")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
+    parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/train_step.json"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pixels = cifar_images(args.batch * (args.rounds + 1), args.data)
+    images = torch.from_numpy(pixels[: args.batch]).permute(0, 3, 1, 2).contiguous()
+    sides: dict[str, Any] = {
+        "contrastlab": Ours(images, args.precision, args.channels_last),
+        "lightly": Lightly(
+            [Image.fromarray(p) for p in pixels], args.batch, args.workers, args.precision
+        ),
+    }
+    for side in sides.values():  # warm-up: allocator, DataLoader workers, kernels
+        side.step()
+    laps: dict[str, list[Timings]] = {name: [] for name in sides}
+    for _ in range(args.rounds):
+        for name, side in sides.items():
+            laps[name].append(side.step())
+
+    flops = step_flops(sides["contrastlab"].network(), 2 * args.batch)
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    rate = matmul_rate(dtype)
+    bound = rate / (flops / args.batch)  # images/s if every FLOP ran at the matmul rate
+    result: dict[str, Any] = {
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "precision": args.precision,
+        "lightly_workers": args.workers,
+        "step_gflop": flops / 1e9,
+        "matmul_gflops": rate / 1e9,
+        "bound_images_per_s": bound,
+        "sides": {},
+    }
+    print(
+        f"batch {args.batch}, {torch.get_num_threads()} threads, {args.precision}; step "
+        f"{flops / 1e9:.1f} GFLOP, matmul {rate / 1e9:.1f} GFLOP/s, bound {bound:.1f} images/s"
+    )
+    print(f"{'side':<12}" + "".join(f"{p:>10}" for p in PHASES) + f"{'step s':>9}{'img/s':>8}")
+    print(f"{'':<12}{'(% of bound)':>70}")
+    for name, rows in laps.items():
+        medians = {p: statistics.median(row[p] for row in rows) for p in PHASES}
+        step = statistics.median(sum(row.values()) for row in rows)
+        speed = args.batch / step
+        result["sides"][name] = {"phases_s": medians, "step_s": step, "images_per_s": speed}
+        cells = "".join(f"{medians[p]:10.3f}" for p in PHASES)
+        print(f"{name:<12}{cells}{step:9.2f}{speed:8.1f}  ({100 * speed / bound:.0f}%)")
+    ours, peer = (result["sides"][n]["images_per_s"] for n in ("contrastlab", "lightly"))
+    result["speedup_vs_lightly"] = ours / peer
+    print(f"contrastlab / lightly: {ours / peer:.2f}x")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
