@@ -12,7 +12,10 @@ import pytest
 
 @pytest.mark.parametrize(
     ("fault", "reason"),
-    [("disk-full:3", "No space left on device"), ("read-only:3", "Read-only file system")],
+    [
+        ("disk-full:3", "No space left on device"),
+        pytest.param("read-only:3", "Read-only file system", marks=pytest.mark.slow),
+    ],
 )
 def test_failed_write_keeps_the_previous_checkpoint_and_resumes(
     harness: Any, uninterrupted: Path, tmp_path: Path, fault: str, reason: str

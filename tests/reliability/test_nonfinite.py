@@ -15,7 +15,10 @@ import torch
 
 @pytest.mark.parametrize(
     ("fault", "what"),
-    [("nan-loss:3", "the loss is nan"), ("inf-grad:3", "the gradient norm is ")],
+    [
+        ("nan-loss:3", "the loss is nan"),
+        pytest.param("inf-grad:3", "the gradient norm is ", marks=pytest.mark.slow),
+    ],
 )
 def test_nonfinite_step_stops_naming_step_and_checkpoint(
     harness: Any, uninterrupted_fp32: Path, tmp_path: Path, fault: str, what: str
@@ -31,7 +34,9 @@ def test_nonfinite_step_stops_naming_step_and_checkpoint(
     harness.assert_same(harness.checkpoint(out), harness.checkpoint(uninterrupted_fp32))
 
 
-@pytest.mark.parametrize("fault", ["nan-loss:3", "inf-grad:3"])
+@pytest.mark.parametrize(
+    "fault", ["nan-loss:3", pytest.param("inf-grad:3", marks=pytest.mark.slow)]
+)
 def test_skip_leaves_the_step_out_and_counts_it(harness: Any, tmp_path: Path, fault: str) -> None:
     """The skipped step 4 changes no weight and no optimiser state; the schedule moves on."""
     skip = ["--set", "train.on_nonfinite=skip", "--set", "train.checkpoint_every=1"]
@@ -61,6 +66,7 @@ def test_skip_leaves_the_step_out_and_counts_it(harness: Any, tmp_path: Path, fa
     assert all(math.isfinite(float(row["loss"])) for row in rows)
 
 
+@pytest.mark.slow
 def test_skip_stops_after_too_many_in_a_row(harness: Any, tmp_path: Path) -> None:
     out = tmp_path / "run"
     skip = ["--set", "train.on_nonfinite=skip", "--set", "train.max_skips_in_a_row=3"]

@@ -48,13 +48,15 @@ def test_pickled_code_is_refused_and_never_runs(
     ("args", "differs"),
     [
         (["train", "simclr"], "method.name: 'moco' in the checkpoint, 'simclr' in this run"),
-        (
+        pytest.param(
             ["train", "moco", "--set", "model.width=0.125"],
             "model.width: 0.0625 in the checkpoint, 0.125 in this run",
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(
             ["train", "moco", "--set", "model.backbone=resnet34"],
             "model.backbone: 'resnet18' in the checkpoint, 'resnet34' in this run",
+            marks=pytest.mark.slow,
         ),
     ],
 )
