@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from contrastlab.errors import DataError
+from contrastlab.train.checkpoint import atomic_write
 
 __all__ = ["ClassSets", "class_sets", "save_npz"]
 
@@ -66,8 +68,8 @@ def save_npz(
             f"expected uint8 (N, C, H, W) images and N labels, got {images.dtype} "
             f"{tuple(images.shape)} and {len(labels)} labels"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
+
+    def write(handle: IO[bytes]) -> None:
         np.savez(
             handle,
             images=images[sets.index].numpy(),
@@ -75,4 +77,6 @@ def save_npz(
             classes=np.array(list(classes) or ["0"]),
             groups=sets.groups.numpy(),
         )
+
+    atomic_write(path, write)  # whole or not at all
     return path
