@@ -77,7 +77,10 @@ class Harness:
 
 
 def timing(key: object) -> bool:
-    return isinstance(key, str) and (key in TIMINGS or key.startswith("seconds_"))
+    """Measured durations: train_seconds, eval_seconds, seconds_knn, images_per_s, ..."""
+    if not isinstance(key, str):
+        return False
+    return key in TIMINGS or key.startswith("seconds_") or key.endswith("_seconds")
 
 
 @pytest.fixture(scope="session")
