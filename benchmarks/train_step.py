@@ -103,12 +103,7 @@ class Ours:
             clock.lap("forward")
             loss = nt_xent(z_a.float(), z_b.float(), TAU)
         clock.lap("loss")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clock.lap("backward")
-        self.optimizer.step()
-        clock.lap("optimiser")
-        return clock.laps
+        return clock.update(loss, self.optimizer)
 
 
 class Lightly:
@@ -117,24 +112,13 @@ class Lightly:
     def __init__(self, pil: list[Image.Image], batch: int, workers: int, precision: str):
         from lightly.loss import NTXentLoss
         from lightly.models.modules import SimCLRProjectionHead
-        from lightly.transforms import SimCLRTransform
 
         self.backbone = cifar_resnet18()
         self.head = SimCLRProjectionHead(512, 512, 128)
         self.model = nn.Sequential(self.backbone, self.head)
         self.criterion = NTXentLoss(temperature=TAU)
         self.optimizer = sgd(self.model)
-        transform = SimCLRTransform(input_size=32, gaussian_blur=0.0)
-        dataset = [(image, 0) for image in pil]
-        loader = torch.utils.data.DataLoader(
-            _Transformed(dataset, transform),
-            batch_size=batch,
-            shuffle=True,
-            drop_last=True,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-        )
-        self.batches = _forever(loader)
+        self.batches = lightly_batches(pil, batch, workers)
         self.precision = precision
 
     def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -149,12 +133,25 @@ class Lightly:
             clock.lap("forward")
             loss = self.criterion(z0.float(), z1.float())
         clock.lap("loss")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clock.lap("backward")
-        self.optimizer.step()
-        clock.lap("optimiser")
-        return clock.laps
+        return clock.update(loss, self.optimizer)
+
+
+def lightly_batches(pil: list[Image.Image], batch: int, workers: int) -> Iterator[Any]:
+    """Endless batches of ([view 1, view 2], labels): lightly's ``SimCLRTransform(input_size=32,
+    gaussian_blur=0.0)`` per image in a shuffling ``DataLoader`` with ``workers`` processes."""
+    from lightly.transforms import SimCLRTransform
+
+    transform = SimCLRTransform(input_size=32, gaussian_blur=0.0)
+    loader = torch.utils.data.DataLoader(
+        _Transformed([(image, 0) for image in pil], transform),
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
+    while True:
+        yield from loader
 
 
 class _Transformed(torch.utils.data.Dataset[Any]):
@@ -169,11 +166,6 @@ class _Transformed(torch.utils.data.Dataset[Any]):
         return self.transform(image), label
 
 
-def _forever(loader: torch.utils.data.DataLoader[Any]) -> Iterator[Any]:
-    while True:
-        yield from loader
-
-
 class Clock:
     def __init__(self) -> None:
         self.laps: Timings = {}
@@ -183,6 +175,15 @@ class Clock:
         now = time.perf_counter()
         self.laps[name] = now - self.last
         self.last = now
+
+    def update(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> Timings:
+        """Backward and optimiser step, timed; all the step's laps."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.lap("backward")
+        optimizer.step()
+        self.lap("optimiser")
+        return self.laps
 
 
 def step_flops(network: Callable[[torch.Tensor], torch.Tensor], views: int) -> int:

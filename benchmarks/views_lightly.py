@@ -20,7 +20,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from contrastlab.augment import SimCLRAugment, SimCLRViews
-from train_step import _forever, _Transformed, cifar_images
+from train_step import cifar_images, lightly_batches
 
 
 def ours(images: torch.Tensor) -> Callable[[], Any]:
@@ -38,18 +38,7 @@ def ours(images: torch.Tensor) -> Callable[[], Any]:
 
 
 def lightly(pil: list[Image.Image], batch: int, workers: int) -> Callable[[], Any]:
-    from lightly.transforms import SimCLRTransform
-
-    transform = SimCLRTransform(input_size=32, gaussian_blur=0.0)
-    loader = torch.utils.data.DataLoader(
-        _Transformed([(image, 0) for image in pil], transform),
-        batch_size=batch,
-        shuffle=True,
-        drop_last=True,
-        num_workers=workers,
-        persistent_workers=workers > 0,
-    )
-    batches: Iterator[Any] = _forever(loader)
+    batches = lightly_batches(pil, batch, workers)
     return lambda: next(batches)
 
 
