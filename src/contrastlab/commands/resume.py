@@ -20,8 +20,9 @@ def check_same_network(state: dict[str, Any], recipe: Recipe, path: Path) -> Non
         return  # no recipe recorded: the weights' shapes are checked when they are loaded
     ours = recipe_to_dict(recipe)
     differs = []
-    if saved.get("method", {}).get("name") != ours["method"]["name"]:
-        differs.append(("method.name", saved.get("method", {}).get("name"), ours["method"]["name"]))
+    method = saved.get("method", {}).get("name")
+    if method != ours["method"]["name"]:
+        differs.append(("method.name", method, ours["method"]["name"]))
     model = saved.get("model", {})
     for key, value in ours["model"].items():
         if key in model and model[key] != value:

@@ -70,7 +70,12 @@ def run_train(args: argparse.Namespace) -> int:
     """Train (one process, or one rank of a torchrun launch), then evaluate and report."""
     overrides = overrides_from(args)
     launch = from_environment()
-    if launch.restarts and args.resume is None and args.out and _holds_run(Path(args.out)):
+    if (
+        launch.restarts
+        and args.resume is None
+        and args.out
+        and RunDir(Path(args.out)).config.is_file()
+    ):
         # torchrun restarted the workers (--max-restarts): continue the run they were making
         _say(launch.writes, f"torchrun restart {launch.restarts}: resuming the run in {args.out}")
         args = argparse.Namespace(**{**vars(args), "resume": args.out, "out": None})
@@ -164,10 +169,6 @@ def _record_skipped(run: RunDir, skipped: list[str]) -> None:
     path = run.path / BAD_IMAGES
     atomic_write_text(path, "".join(f"{line}\n" for line in skipped))
     _say(True, f"skipped {len(skipped)} unreadable image(s), listed in {path}")
-
-
-def _holds_run(path: Path) -> bool:
-    return (path / "config.yaml").is_file()
 
 
 def _quiet(recipe: Recipe) -> Recipe:

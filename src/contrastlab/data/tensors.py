@@ -152,10 +152,9 @@ def materialize(
     with tqdm(total=n, desc=f"decoding {source.name}", unit="img", disable=not progress) as bar:
         start = 0
         for batch_images, batch_labels, batch_metas, failures in loader:
-            if failures and skipped is None:
-                raise DataError(failures[0])
             if failures:
-                assert skipped is not None
+                if skipped is None:
+                    raise DataError(failures[0])
                 skipped.extend(failures)
             stop = start + len(batch_labels)
             images[start:stop] = batch_images
