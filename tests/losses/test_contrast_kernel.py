@@ -176,3 +176,26 @@ def test_supcon_n8192_forward_backward_in_bounded_memory() -> None:
     # a single unchunked 16384 x 16384 float32 logits matrix would take 1024 MiB by itself.
     chunked = peak_growth_mib(f"supcon({features}, 0.1, variant='in', chunk_size=512)")
     assert chunked < 800, f"peak RSS grew by {chunked:.0f} MiB with chunk_size=512"
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("chunk_size", [None, 8])
+def test_autocast_leaves_the_kernel_in_float32(dtype: torch.dtype, chunk_size: int | None) -> None:
+    """Inside autocast (train.precision bf16/fp16) NT-Xent and InfoNCE (in-batch, and MoCo's
+    own-key logits against a queue) and their gradients are the float32 ones, bit for bit. Before,
+    NT-Xent's forward kept a bf16 softmax that its backward's ``probs @ keys`` refused, and MoCo's
+    queue logits were rounded to bf16."""
+    z_a, z_b = pairs(24, 16, seed=11)
+    results = []
+    for mixed in (False, True):
+        a, b = z_a.clone().requires_grad_(), z_b.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=dtype, enabled=mixed):
+            loss = nt_xent(a, b, 0.2, chunk_size=chunk_size)
+            negatives = F.normalize(z_b.flip(0), dim=1)
+            moco = info_nce(a, b, negatives, 0.2)  # MoCo's own-key logits against a queue
+            both = info_nce(a, b, negatives, 0.2, in_batch=True, chunk_size=chunk_size)
+        (loss + moco + both).backward()
+        assert {loss.dtype, moco.dtype, both.dtype} == {torch.float32}
+        results.append((loss.detach(), moco.detach(), both.detach(), a.grad, b.grad))
+    for plain, mixed in zip(*results, strict=True):
+        assert torch.equal(plain, mixed)

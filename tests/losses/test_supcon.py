@@ -146,3 +146,20 @@ def test_validation_names_the_argument(kwargs: dict[str, object], match: str) ->
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         supcon(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("variant", ["out", "in"])
+def test_autocast_leaves_the_loss_in_float32(dtype: torch.dtype, variant: str) -> None:
+    """Inside autocast the logits are not rounded to bf16/fp16: loss and gradient equal the
+    float32 ones exactly (the anchors' products run with autocast off)."""
+    features, labels = sample(12, 2, 8, seed=4), torch.arange(12) % 3
+    results = []
+    for mixed in (False, True):
+        leaf = features.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=dtype, enabled=mixed):
+            loss = supcon(leaf, labels, 0.1, variant=variant)
+        loss.backward()
+        results.append((loss.detach(), leaf.grad))
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])

@@ -10,7 +10,8 @@ keys, dl_i/d(a_i . k_j) = (s_ij - [j = p(i)]) / tau. That lets the forward pass 
 log-sum-exp per anchor and, with ``chunk_size``, recompute the logits of ``chunk_size`` anchors at a
 time in the backward pass, so the extra memory is O(chunk_size x P) instead of O(M x P). Without
 chunking the softmax matrix is kept from the forward pass (one M x P float32 matrix: the least any
-non-recomputing implementation must hold). Always float32 arithmetic, log-sum-exp, never raw exp.
+non-recomputing implementation must hold). Always float32 arithmetic, log-sum-exp, never raw exp,
+with autocast off in both passes (`float32_loss`; the backward may run inside autocast too).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from contrastlab.losses._precision import float32_loss
 
 
 def _chunks(rows: int, chunk_size: int | None) -> list[tuple[int, int]]:
@@ -61,6 +64,11 @@ class _ContrastLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_losses: Tensor) -> tuple[Tensor | None, ...]:
+        with torch.autocast(grad_losses.device.type, enabled=False):
+            return _ContrastLoss._backward(ctx, grad_losses)
+
+    @staticmethod
+    def _backward(ctx: Any, grad_losses: Tensor) -> tuple[Tensor | None, ...]:
         anchors, keys, positives, excluded, lse, kept = ctx.saved_tensors
         grad_anchors = torch.empty_like(anchors)
         need_keys = ctx.needs_input_grad[1]
@@ -84,6 +92,7 @@ class _ContrastLoss(torch.autograd.Function):
         return grad_anchors, grad_keys, None, None, None, None
 
 
+@float32_loss
 def contrast_losses(
     anchors: Tensor,
     keys: Tensor,

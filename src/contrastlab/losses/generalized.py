@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.losses._contrast import check_temperature
+from contrastlab.losses._precision import float32_loss
 from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 Distribution = Literal["logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube"]
 DISTRIBUTIONS = ("logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube")
 
 
+@float32_loss
 def generalized_contrastive(
     h1: Tensor,
     h2: Tensor,

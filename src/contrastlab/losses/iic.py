@@ -12,9 +12,12 @@ import sys
 import torch
 from torch import Tensor, nn
 
+from contrastlab.losses._precision import float32_loss
+
 EPS = sys.float_info.epsilon  # the IIC code's clamp (2.2e-16), applied before every log
 
 
+@float32_loss
 def iic_loss(p: Tensor, p_prime: Tensor, lam: float = 1.0) -> Tensor:
     r"""-I(z; z') of the symmetrised, normalised joint of paired soft assignments.
 

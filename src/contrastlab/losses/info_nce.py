@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.losses._contrast import check_chunk_size, check_temperature, contrast_losses
+from contrastlab.losses._precision import float32_loss
 from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 
+@float32_loss
 def info_nce(
     query: Tensor,
     key: Tensor,

@@ -12,9 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from contrastlab.losses._precision import float32_loss
+
 __all__ = ["looc_nce"]
 
 
+@float32_loss
 def looc_nce(queries: Tensor, keys: Tensor, queues: Tensor, temperature: float) -> Tensor:
     r"""Mean over the n + 1 spaces of each space's InfoNCE, cosine similarity.
 

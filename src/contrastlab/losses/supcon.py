@@ -15,12 +15,14 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from contrastlab.losses._contrast import check_chunk_size, check_temperature
+from contrastlab.losses._precision import float32_loss
 from contrastlab.train.distributed import gather_no_grad, gather_with_grad, rank_and_world
 
 Variant = Literal["out", "in"]
 AnchorMode = Literal["all", "one"]
 
 
+@float32_loss
 def supcon(
     features: Tensor,
     labels: Tensor | None = None,
