@@ -176,11 +176,12 @@ def test_augmentation_changes_training_but_not_the_protocol() -> None:
     assert plain.top1 >= 0.9 and augmented.top1 >= 0.9
 
 
-def test_batches_are_near_equal_and_channels_last_is_ignored_on_the_cpu() -> None:
+def test_batches_are_near_equal_and_channels_last_changes_only_the_last_bits() -> None:
     result = run(batch_size=64)  # 40 labelled images: one batch of 40 per epoch
     assert result.steps == 5
-    same = run(batch_size=64, channels_last=True)
-    assert (same.top1, same.final_loss) == (result.top1, result.final_loss)
+    same = run(batch_size=64, channels_last=True)  # honoured on the CPU too (train.channels_last)
+    assert same.top1 == result.top1
+    assert same.final_loss == pytest.approx(result.final_loss, rel=1e-4)
     assert run(batch_size=13).steps == 5 * 4  # 40 = 10 + 10 + 10 + 10
 
 

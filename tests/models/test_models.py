@@ -81,17 +81,22 @@ def test_encoder_normalises_inside() -> None:
     assert torch.equal(state["mean"].flatten(), mean.flatten())
 
 
-def test_channels_last_only_on_cuda() -> None:
-    assert channels_last_allowed(True, torch.device("cuda"))
-    assert not channels_last_allowed(True, torch.device("cpu"))  # measured non-deterministic there
-    assert not channels_last_allowed(False, torch.device("cuda"))
+def test_channels_last_auto_means_cuda_only() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert channels_last_allowed("auto", cuda) and not channels_last_allowed("auto", cpu)
+    assert channels_last_allowed(True, cuda) and channels_last_allowed(True, cpu)
+    assert not channels_last_allowed(False, cuda) and not channels_last_allowed(False, cpu)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="channels-last is used on CUDA only")
-def test_channels_last_changes_layout_not_values() -> None:
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                  reason="no CUDA"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_channels_last_changes_layout_not_values(device: str) -> None:
     torch.manual_seed(0)
-    encoder = build_encoder(ModelConfig(width=0.125), DataConfig()).cuda().eval()
-    x = torch.rand(4, 3, 32, 32, device="cuda")
+    encoder = build_encoder(ModelConfig(width=0.125), DataConfig()).to(device).eval()
+    x = torch.rand(4, 3, 32, 32, device=device)
     before = encoder(x)
     use_channels_last(encoder)
     assert encoder.channels_last

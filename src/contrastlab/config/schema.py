@@ -312,7 +312,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto (cuda when available), cpu, cuda, cuda:N
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    channels_last: bool = True  # CUDA only: on the CPU it was measured non-deterministic
+    # channels-last memory for the convolutions: auto (on CUDA only), true (also on the CPU,
+    # where it is faster for wide networks; see models.encoder.use_channels_last), false
+    channels_last: Literal["auto", True, False] = "auto"
     log_every: int = 10  # steps between TensorBoard points
     progress: bool = True
     checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: epoch ends only)

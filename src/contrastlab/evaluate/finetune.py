@@ -37,7 +37,7 @@ from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
 from contrastlab.evaluate.features import extract_features
 from contrastlab.evaluate.linear import top_k_accuracy
-from contrastlab.models.encoder import channels_last_allowed, use_channels_last
+from contrastlab.models.encoder import use_channels_last
 from contrastlab.train.optim import warmup_cosine
 
 __all__ = ["FinetuneResult", "finetune", "labelled_subset"]
@@ -236,8 +236,8 @@ def finetune(
     The head's initialisation, the shuffling and the augmentation are all drawn from one
     ``torch.Generator`` seeded with ``seed``, so on the CPU a call is deterministic for a given
     seed (provided the encoder draws no random numbers of its own, e.g. dropout); the global RNG
-    is left untouched. ``channels_last`` is honoured on CUDA only (see
-    :func:`~contrastlab.models.encoder.use_channels_last`). ``progress`` shows a tqdm bar over
+    is left untouched. ``channels_last`` lays the network out channels-last (callers decide with
+    :func:`~contrastlab.models.encoder.channels_last_allowed`). ``progress`` shows a tqdm bar over
     epochs on stderr with the epoch's running loss. With ``curve_every`` = n > 0 the test top-1
     is also measured before training and after every n-th epoch (and the last): the learning
     curve of the optimisation-speed comparison (Neyshabur et al. 2020), in ``result.curve``.
@@ -255,7 +255,7 @@ def finetune(
     images, labels = train_images[subset], y_train[subset]
 
     device = torch.device(device)
-    use_cl = channels_last_allowed(channels_last, device)
+    use_cl = channels_last
     generator = torch.Generator().manual_seed(seed)
     copied = copy.deepcopy(encoder).to(device).requires_grad_(True)
     model = _classifier(copied, images, num_classes, generator, device)

@@ -39,17 +39,20 @@ class Encoder(nn.Module):
         return out
 
 
-def channels_last_allowed(requested: bool, device: torch.device) -> bool:
-    """Whether to use channels-last memory: asked for and on CUDA (see `use_channels_last`)."""
-    return requested and device.type == "cuda"
+def channels_last_allowed(requested: bool | str, device: torch.device) -> bool:
+    """Whether to use channels-last memory: ``train.channels_last`` true, or auto on CUDA."""
+    return requested is True or (requested == "auto" and device.type == "cuda")
 
 
 def use_channels_last(module: nn.Module) -> None:
     """Store ``module``'s conv weights channels-last and feed its encoders channels-last inputs.
 
-    For CUDA only (`channels_last_allowed`). On the CPU, with torch 2.14.1 here, channels-last
-    ResNet training was 1.3x faster but not deterministic (two identical 3-step runs differed by up
-    to 3e-3 in the parameters with 2 threads) and corrupted the heap with 1 thread (width 1/16).
+    On the CPU only when asked for (``train.channels_last: true``): with torch 2.14.1 here a
+    ResNet-18 (width 1, CIFAR stem) SimCLR step ran 1.35x faster (benchmarks/train_step.py) and
+    two identical runs of every method ended bit-identical with 1 and 2 threads; an older build
+    had differed by up to 3e-3 after 3 steps, so it is not the CPU default. A forward differs
+    from the contiguous layout's in the last float bits (another summation order); over a run
+    the weights drift apart like any two summation orders.
     """
     module.to(memory_format=torch.channels_last)
     for sub in module.modules():
