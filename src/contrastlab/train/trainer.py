@@ -240,8 +240,7 @@ class Trainer:
     def _save(self) -> None:
         """Checkpoint (rank 0), unless a parameter or optimiser state is not finite: such a
         checkpoint would replace a good one, so the run stops instead."""
-        state = self.state_dict()
-        bad = first_nonfinite(self.method.named_parameters(), state["optimizer"]["state"])
+        bad = first_nonfinite(self.method.named_parameters(), self.optimizer.state_dict()["state"])
         if bad is not None:
             raise NonFiniteError(
                 f"{bad} is not finite after step {self.step}; the checkpoint was not written "
@@ -250,7 +249,7 @@ class Trainer:
             )
         if self.rank == 0:
             try:
-                save_checkpoint(self.run.checkpoint, state)
+                save_checkpoint(self.run.checkpoint, self.state_dict())
             except OSError as exc:
                 raise CheckpointError(
                     f"could not write the checkpoint {self.run.checkpoint}: "
@@ -341,11 +340,13 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
         clip = self.recipe.optim.clip_grad_norm
+        norm: float | None = None  # of all gradients, before clipping
         if clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.method.parameters(), clip)
+            norm = float(nn.utils.clip_grad_norm_(self.method.parameters(), clip))
         if not self.scaler.is_enabled():  # fp16's scaler skips inf gradients itself
-            norm = gradient_norm(self.method.parameters())
+            if norm is None:
+                norm = gradient_norm(self.method.parameters())
             if not math.isfinite(norm):  # gradients are already averaged over the ranks
                 self._nonfinite(f"the gradient norm is {norm}", undo)
                 return None
