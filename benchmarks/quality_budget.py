@@ -112,8 +112,17 @@ def main() -> None:
         "train_images": len(train),
         "test_images": len(test),
         "budget_s": budget,
-        "contrastlab": {"epochs": args.epochs, "knn_top1": ours["knn_top1"]},
-        "lightly": {"steps": steps, "batch": args.lightly_batch, "knn_top1": top1},
+        "contrastlab": {
+            "epochs": args.epochs,
+            "images_per_s": args.epochs * len(train) / budget,
+            "knn_top1": ours["knn_top1"],
+        },
+        "lightly": {
+            "steps": steps,
+            "batch": args.lightly_batch,
+            "images_per_s": steps * args.lightly_batch / budget,
+            "knn_top1": top1,
+        },
     }
     print(json.dumps(result, indent=2))
     args.json.parent.mkdir(parents=True, exist_ok=True)

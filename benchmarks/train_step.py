@@ -6,7 +6,10 @@ convolution and no max-pool; a 2-layer 512-512-128 projection MLP) on the same b
 images with NT-Xent (tau 0.5) and the same SGD (lr 0.06, momentum 0.9, weight decay 5e-4):
 
 * ``contrastlab``: `SimCLRViews` on the uint8 batch, the method's encoder and head on both views in
-  one pass, `nt_xent`, backward, step;
+  one pass, `nt_xent`, backward, step: the step's components, timed phase by phase;
+* ``trainer``: the step as ``contrastlab train`` takes it (``Trainer._train_step``: the same, plus
+  the non-finite guard and the learning-rate schedule), timed as a whole; its images/s against
+  lightly's is the headline ratio;
 * ``lightly``: lightly's ``SimCLRTransform(input_size=32, gaussian_blur=0.0)`` on PIL images in a
   ``DataLoader`` (``--workers``), ``SimCLRProjectionHead``, ``NTXentLoss``: the loop of lightly's
   SimCLR example.
@@ -14,8 +17,12 @@ images with NT-Xent (tau 0.5) and the same SGD (lr 0.06, momentum 0.9, weight de
 Each step is split into views (lightly: the DataLoader's next batch), forward, loss, backward and
 optimiser. The bound is the step's FLOPs (counted by ``torch.utils.flop_counter`` for forward and
 backward of the network) at the machine's measured matmul rate (the best of a few square fp32,
-or bf16, products). Rounds alternate the two sides, so background load hits both alike; the
+or bf16, products). Rounds alternate the sides, so background load hits all alike; the
 medians are reported. Writes ``--json``.
+
+``--channels-last`` lays out both of ours channels-last (``train.channels_last: true``),
+``--lightly-channels-last`` lightly's network too; ``--precision bf16`` runs every forward under
+bf16 autocast (the losses stay float32) and measures the bound with bf16 matmuls.
 
 Run: ``python benchmarks/train_step.py`` (needs lightly: ``pip install --no-deps lightly
 lightning-utilities``).
@@ -27,6 +34,7 @@ import argparse
 import json
 import statistics
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -40,9 +48,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from contrastlab.config import build_recipe
+from contrastlab.config.schema import Recipe
 from contrastlab.losses import nt_xent
 from contrastlab.methods import build_method
 from contrastlab.methods.simclr import SimCLR
+from contrastlab.models import use_channels_last
 
 PHASES = ("views", "forward", "loss", "backward", "optimiser")
 LR, MOMENTUM, WEIGHT_DECAY, TAU = 0.06, 0.9, 5e-4, 0.5
@@ -69,23 +79,34 @@ def autocast(precision: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
+def simclr_recipe(batch: int, precision: str, channels_last: bool) -> Recipe:
+    """Our recipe for the benchmark's network, loss, optimiser and batch."""
+    return build_recipe(
+        {
+            "data": {"image_size": 32},
+            "augment": {"blur_p": 0.0},
+            "model": {"backbone": "resnet18", "width": 1.0, "cifar_stem": True},
+            "method": {"name": "simclr", "temperature": TAU},
+            "optim": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY},
+            "train": {
+                "batch_size": batch,
+                "precision": precision,
+                "channels_last": channels_last,
+                "progress": False,
+            },
+        }
+    )
+
+
 class Ours:
     """contrastlab's SimCLR step, phase by phase (what `SimCLR.forward` and the trainer do)."""
 
     def __init__(self, images: torch.Tensor, precision: str, channels_last: bool):
-        recipe = build_recipe(
-            {
-                "data": {"image_size": 32},
-                "augment": {"blur_p": 0.0},
-                "model": {"backbone": "resnet18", "width": 1.0, "cifar_stem": True},
-                "method": {"name": "simclr", "temperature": TAU},
-            }
-        )
-        method = build_method(recipe)
+        method = build_method(simclr_recipe(len(images), precision, channels_last))
         assert isinstance(method, SimCLR)
         self.method = method
         if channels_last:
-            self.method.to(memory_format=torch.channels_last)
+            use_channels_last(self.method)  # what the trainer does with train.channels_last
         self.optimizer = sgd(self.method)
         self.images, self.precision = images, precision
         self.generator = torch.Generator().manual_seed(0)
@@ -106,10 +127,44 @@ class Ours:
         return clock.update(loss, self.optimizer)
 
 
+class Trainer:
+    """The same step as `contrastlab train` takes it: ``Trainer._train_step`` (views, forward,
+    loss, backward, the non-finite guard, the optimiser and its schedule), timed as a whole."""
+
+    def __init__(self, images: torch.Tensor, precision: str, channels_last: bool, workdir: Path):
+        from contrastlab.data import ImageTensors
+        from contrastlab.train.rundir import RunDir
+        from contrastlab.train.trainer import Trainer as Loop
+
+        recipe = simclr_recipe(len(images), precision, channels_last)
+        data = ImageTensors(
+            images=images,
+            labels=torch.zeros(len(images), dtype=torch.long),
+            meta={},
+            classes=[],
+            name="benchmark batch",
+        )
+        method = build_method(recipe)
+        self.loop = Loop(recipe, method, data, RunDir(workdir), torch.device("cpu"))
+        self.rows = torch.arange(len(images))
+
+    def step(self) -> Timings:
+        start = time.perf_counter()
+        self.loop._train_step(self.rows)
+        return {"step": time.perf_counter() - start}
+
+
 class Lightly:
     """The loop of lightly's SimCLR example on the same network, batch and optimiser."""
 
-    def __init__(self, pil: list[Image.Image], batch: int, workers: int, precision: str):
+    def __init__(
+        self,
+        pil: list[Image.Image],
+        batch: int,
+        workers: int,
+        precision: str,
+        channels_last: bool = False,
+    ):
         from lightly.loss import NTXentLoss
         from lightly.models.modules import SimCLRProjectionHead
 
@@ -120,6 +175,8 @@ class Lightly:
         self.optimizer = sgd(self.model)
         self.batches = lightly_batches(pil, batch, workers)
         self.precision = precision
+        self.layout = torch.channels_last if channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.layout)
 
     def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return self.model
@@ -129,7 +186,7 @@ class Lightly:
         (x0, x1), _ = next(self.batches)
         clock.lap("views")
         with autocast(self.precision):
-            z0, z1 = self.model(torch.cat([x0, x1])).chunk(2)
+            z0, z1 = self.model(torch.cat([x0, x1]).contiguous(memory_format=self.layout)).chunk(2)
         clock.lap("forward")
         loss = self.criterion(z0.float(), z1.float())
         clock.lap("loss")
@@ -227,6 +284,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="lightly's DataLoader workers")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--channels-last", action="store_true", help="ours in channels-last")
+    parser.add_argument(
+        "--lightly-channels-last", action="store_true", help="lightly's network too"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
     parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
@@ -236,19 +296,19 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     pixels = cifar_images(args.batch * (args.rounds + 1), args.data)
     images = torch.from_numpy(pixels[: args.batch]).permute(0, 3, 1, 2).contiguous()
-    sides: dict[str, Any] = {
-        "contrastlab": Ours(images, args.precision, args.channels_last),
-        "lightly": Lightly(
-            [Image.fromarray(p) for p in pixels], args.batch, args.workers, args.precision
-        ),
-    }
-    for side in sides.values():  # warm-up: allocator, DataLoader workers, kernels
-        side.step()
-    laps: dict[str, list[Timings]] = {name: [] for name in sides}
-    for _ in range(args.rounds):
-        for name, side in sides.items():
-            laps[name].append(side.step())
-
+    with tempfile.TemporaryDirectory() as workdir:
+        sides: dict[str, Any] = {
+            "contrastlab": Ours(images, args.precision, args.channels_last),
+            "trainer": Trainer(images, args.precision, args.channels_last, Path(workdir)),
+            "lightly": Lightly(
+                [Image.fromarray(p) for p in pixels],
+                args.batch,
+                args.workers,
+                args.precision,
+                args.lightly_channels_last,
+            ),
+        }
+        laps = time_sides(sides, args.rounds)
     flops = step_flops(sides["contrastlab"].network(), 2 * args.batch)
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     rate = matmul_rate(dtype)
@@ -257,6 +317,8 @@ def main() -> None:
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "precision": args.precision,
+        "channels_last": args.channels_last,
+        "lightly_channels_last": args.lightly_channels_last,
         "lightly_workers": args.workers,
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
@@ -270,17 +332,33 @@ def main() -> None:
     print(f"{'side':<12}" + "".join(f"{p:>10}" for p in PHASES) + f"{'step s':>9}{'img/s':>8}")
     print(f"{'':<12}{'(% of bound)':>70}")
     for name, rows in laps.items():
-        medians = {p: statistics.median(row[p] for row in rows) for p in PHASES}
+        medians = {p: statistics.median(row[p] for row in rows) for p in PHASES if p in rows[0]}
         step = statistics.median(sum(row.values()) for row in rows)
         speed = args.batch / step
         result["sides"][name] = {"phases_s": medians, "step_s": step, "images_per_s": speed}
-        cells = "".join(f"{medians[p]:10.3f}" for p in PHASES)
+        cells = "".join(f"{medians[p]:10.3f}" if p in medians else f"{'-':>10}" for p in PHASES)
         print(f"{name:<12}{cells}{step:9.2f}{speed:8.1f}  ({100 * speed / bound:.0f}%)")
-    ours, peer = (result["sides"][n]["images_per_s"] for n in ("contrastlab", "lightly"))
-    result["speedup_vs_lightly"] = ours / peer
-    print(f"contrastlab / lightly: {ours / peer:.2f}x")
+    speeds = {name: side["images_per_s"] for name, side in result["sides"].items()}
+    result["speedup_vs_lightly"] = speeds["trainer"] / speeds["lightly"]
+    result["components_speedup_vs_lightly"] = speeds["contrastlab"] / speeds["lightly"]
+    print(
+        f"contrastlab Trainer / lightly: {result['speedup_vs_lightly']:.2f}x "
+        f"(the step's components alone: {result['components_speedup_vs_lightly']:.2f}x)"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def time_sides(sides: dict[str, Any], rounds: int) -> dict[str, list[Timings]]:
+    """One warm-up step per side (allocator, DataLoader workers, kernels), then ``rounds``
+    rounds taking one step of each side in turn, so background load hits all alike."""
+    for side in sides.values():
+        side.step()
+    laps: dict[str, list[Timings]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            laps[name].append(side.step())
+    return laps
 
 
 if __name__ == "__main__":
