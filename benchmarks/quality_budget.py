@@ -30,7 +30,7 @@ from torch import nn
 from contrastlab.commands.datasets import prepare_data
 from contrastlab.config.schema import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 from contrastlab.evaluate.knn import knn_accuracy
-from train_step import Lightly
+from train_step import Lightly, Setup
 
 DATASETS = Path("../shared/datasets/cifar10-jpg")
 
@@ -50,7 +50,7 @@ def train_lightly(
     pil: list[Image.Image], seconds: float, batch: int, workers: int
 ) -> tuple[nn.Module, int]:
     """lightly's loop until ``seconds`` of training have passed; the backbone and steps taken."""
-    loop = Lightly(pil, batch, workers, "fp32")
+    loop = Lightly(pil, batch, workers, Setup())
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         loop.step()

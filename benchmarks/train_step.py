@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,26 @@ def sgd(module: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(module.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
 
 
-def autocast(precision: str) -> AbstractContextManager[Any]:
-    if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return nullcontext()
+@dataclass(frozen=True)
+class Setup:
+    """How the sides run: precision, our memory layout, device, ``torch.compile``."""
+
+    precision: str = "fp32"
+    channels_last: bool = False  # ours (train.channels_last: true)
+    device: str = "cpu"
+    compile: bool = False  # the networks of every side, `nn.Module.compile`
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        if self.precision == "bf16":
+            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def sync(self) -> None:
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize()
 
 
-def simclr_recipe(batch: int, precision: str, channels_last: bool) -> Recipe:
+def simclr_recipe(batch: int, setup: Setup) -> Recipe:
     """Our recipe for the benchmark's network, loss, optimiser and batch."""
     return build_recipe(
         {
@@ -90,8 +104,9 @@ def simclr_recipe(batch: int, precision: str, channels_last: bool) -> Recipe:
             "optim": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY},
             "train": {
                 "batch_size": batch,
-                "precision": precision,
-                "channels_last": channels_last,
+                "precision": setup.precision,
+                "channels_last": setup.channels_last,
+                "device": setup.device,
                 "progress": False,
             },
         }
@@ -101,25 +116,28 @@ def simclr_recipe(batch: int, precision: str, channels_last: bool) -> Recipe:
 class Ours:
     """contrastlab's SimCLR step, phase by phase (what `SimCLR.forward` and the trainer do)."""
 
-    def __init__(self, images: torch.Tensor, precision: str, channels_last: bool):
-        method = build_method(simclr_recipe(len(images), precision, channels_last))
+    def __init__(self, images: torch.Tensor, setup: Setup):
+        method = build_method(simclr_recipe(len(images), setup))
         assert isinstance(method, SimCLR)
-        self.method = method
-        if channels_last:
+        self.method = method.to(setup.device)
+        if setup.channels_last:
             use_channels_last(self.method)  # what the trainer does with train.channels_last
+        if setup.compile:
+            self.method.encoder.compile()
+            self.method.head.compile()
         self.optimizer = sgd(self.method)
-        self.images, self.precision = images, precision
+        self.images, self.setup = images.to(setup.device), setup
         self.generator = torch.Generator().manual_seed(0)
 
     def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda x: self.method.head(self.method.encoder(x))
 
     def step(self) -> Timings:
-        method, clock = self.method, Clock()
+        method, clock = self.method, Clock(self.setup)
         views = method.views
         v = torch.cat([views(self.images, self.generator), views(self.images, self.generator)])
         clock.lap("views")
-        with autocast(self.precision):
+        with self.setup.autocast():
             z_a, z_b = method.head(method.encoder(v)).chunk(2)
         clock.lap("forward")
         loss = nt_xent(z_a.float(), z_b.float(), TAU)  # the loss in float32, outside autocast
@@ -131,12 +149,12 @@ class Trainer:
     """The same step as `contrastlab train` takes it: ``Trainer._train_step`` (views, forward,
     loss, backward, the non-finite guard, the optimiser and its schedule), timed as a whole."""
 
-    def __init__(self, images: torch.Tensor, precision: str, channels_last: bool, workdir: Path):
+    def __init__(self, images: torch.Tensor, setup: Setup, workdir: Path):
         from contrastlab.data import ImageTensors
         from contrastlab.train.rundir import RunDir
         from contrastlab.train.trainer import Trainer as Loop
 
-        recipe = simclr_recipe(len(images), precision, channels_last)
+        recipe = simclr_recipe(len(images), setup)
         data = ImageTensors(
             images=images,
             labels=torch.zeros(len(images), dtype=torch.long),
@@ -145,12 +163,17 @@ class Trainer:
             name="benchmark batch",
         )
         method = build_method(recipe)
-        self.loop = Loop(recipe, method, data, RunDir(workdir), torch.device("cpu"))
-        self.rows = torch.arange(len(images))
+        assert isinstance(method, SimCLR)
+        self.loop = Loop(recipe, method, data, RunDir(workdir), torch.device(setup.device))
+        if setup.compile:
+            method.encoder.compile()
+            method.head.compile()
+        self.rows, self.setup = torch.arange(len(images)), setup
 
     def step(self) -> Timings:
         start = time.perf_counter()
         self.loop._train_step(self.rows)
+        self.setup.sync()
         return {"step": time.perf_counter() - start}
 
 
@@ -162,7 +185,7 @@ class Lightly:
         pil: list[Image.Image],
         batch: int,
         workers: int,
-        precision: str,
+        setup: Setup,
         channels_last: bool = False,
     ):
         from lightly.loss import NTXentLoss
@@ -174,19 +197,22 @@ class Lightly:
         self.criterion = NTXentLoss(temperature=TAU)
         self.optimizer = sgd(self.model)
         self.batches = lightly_batches(pil, batch, workers)
-        self.precision = precision
+        self.setup = setup
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
-        self.model.to(memory_format=self.layout)
+        self.model.to(setup.device).to(memory_format=self.layout)
+        if setup.compile:
+            self.model.compile()
 
     def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return self.model
 
     def step(self) -> Timings:
-        clock = Clock()
+        clock = Clock(self.setup)
         (x0, x1), _ = next(self.batches)
+        x = torch.cat([x0, x1]).to(self.setup.device, non_blocking=True)
         clock.lap("views")
-        with autocast(self.precision):
-            z0, z1 = self.model(torch.cat([x0, x1]).contiguous(memory_format=self.layout)).chunk(2)
+        with self.setup.autocast():
+            z0, z1 = self.model(x.contiguous(memory_format=self.layout)).chunk(2)
         clock.lap("forward")
         loss = self.criterion(z0.float(), z1.float())
         clock.lap("loss")
@@ -224,11 +250,13 @@ class _Transformed(torch.utils.data.Dataset[Any]):
 
 
 class Clock:
-    def __init__(self) -> None:
+    def __init__(self, setup: Setup) -> None:
         self.laps: Timings = {}
+        self.setup = setup
         self.last = time.perf_counter()
 
     def lap(self, name: str) -> None:
+        self.setup.sync()  # CUDA runs asynchronously: a lap ends when its kernels have
         now = time.perf_counter()
         self.laps[name] = now - self.last
         self.last = now
@@ -251,13 +279,16 @@ def step_flops(network: Callable[[torch.Tensor], torch.Tensor], views: int) -> i
     return int(counter.get_total_flops())
 
 
-def matmul_rate(dtype: torch.dtype, size: int = 2048, repeats: int = 20) -> float:
-    """The best FLOP/s of a (size x size) @ (size x size) product in ``dtype``."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+def matmul_rate(dtype: torch.dtype, setup: Setup, repeats: int = 20) -> float:
+    """The best FLOP/s of a square product in ``dtype`` (2048 on the CPU, 8192 on a GPU)."""
+    size = 2048 if setup.device == "cpu" else 8192
+    a, b = (torch.randn(size, size, dtype=dtype, device=setup.device) for _ in range(2))
     best = float("inf")
     for _ in range(repeats + 1):
+        setup.sync()
         start = time.perf_counter()
         torch.mm(a, b)
+        setup.sync()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
 
@@ -288,6 +319,8 @@ def main() -> None:
         "--lightly-channels-last", action="store_true", help="lightly's network too"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every network")
     default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
     parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/train_step.json"))
@@ -296,22 +329,23 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     pixels = cifar_images(args.batch * (args.rounds + 1), args.data)
     images = torch.from_numpy(pixels[: args.batch]).permute(0, 3, 1, 2).contiguous()
+    setup = Setup(args.precision, args.channels_last, args.device, args.compile)
     with tempfile.TemporaryDirectory() as workdir:
         sides: dict[str, Any] = {
-            "contrastlab": Ours(images, args.precision, args.channels_last),
-            "trainer": Trainer(images, args.precision, args.channels_last, Path(workdir)),
+            "contrastlab": Ours(images, setup),
+            "trainer": Trainer(images, setup, Path(workdir)),
             "lightly": Lightly(
                 [Image.fromarray(p) for p in pixels],
                 args.batch,
                 args.workers,
-                args.precision,
+                setup,
                 args.lightly_channels_last,
             ),
         }
         laps = time_sides(sides, args.rounds)
-    flops = step_flops(sides["contrastlab"].network(), 2 * args.batch)
+    flops = step_flops(Ours(images[:2], Setup()).network(), 2 * args.batch)  # eager, on the CPU
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
-    rate = matmul_rate(dtype)
+    rate = matmul_rate(dtype, setup)
     bound = rate / (flops / args.batch)  # images/s if every FLOP ran at the matmul rate
     result: dict[str, Any] = {
         "batch": args.batch,
@@ -320,13 +354,16 @@ def main() -> None:
         "channels_last": args.channels_last,
         "lightly_channels_last": args.lightly_channels_last,
         "lightly_workers": args.workers,
+        "device": torch.cuda.get_device_name(setup.device) if args.device != "cpu" else "cpu",
+        "compile": args.compile,
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
         "bound_images_per_s": bound,
         "sides": {},
     }
     print(
-        f"batch {args.batch}, {torch.get_num_threads()} threads, {args.precision}; step "
+        f"batch {args.batch}, {result['device']}, {torch.get_num_threads()} threads, "
+        f"{args.precision}; step "
         f"{flops / 1e9:.1f} GFLOP, matmul {rate / 1e9:.1f} GFLOP/s, bound {bound:.1f} images/s"
     )
     print(f"{'side':<12}" + "".join(f"{p:>10}" for p in PHASES) + f"{'step s':>9}{'img/s':>8}")
