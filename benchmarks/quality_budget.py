@@ -30,6 +30,7 @@ from torch import nn
 from contrastlab.commands.datasets import prepare_data
 from contrastlab.config.schema import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 from contrastlab.evaluate.knn import knn_accuracy
+from machine import describe
 from train_step import Lightly, Setup
 
 DATASETS = Path("../shared/datasets/cifar10-jpg")
@@ -111,6 +112,7 @@ def main() -> None:
         num_classes=10,
     )
     result = {
+        "machine": describe(),
         "train_images": len(train),
         "test_images": len(test),
         "budget_s": budget,

@@ -15,14 +15,12 @@ images with NT-Xent (tau 0.5) and the same SGD (lr 0.06, momentum 0.9, weight de
   SimCLR example.
 
 Each step is split into views (lightly: the DataLoader's next batch), forward, loss, backward and
-optimiser. The bound is the step's FLOPs (counted by ``torch.utils.flop_counter`` for forward and
-backward of the network) at the machine's measured matmul rate (the best of a few square fp32,
-or bf16, products). Rounds alternate the sides, so background load hits all alike; the
-medians are reported. Writes ``--json``.
-
-``--channels-last`` lays out both of ours channels-last (``train.channels_last: true``),
-``--lightly-channels-last`` lightly's network too; ``--precision bf16`` runs every forward under
-bf16 autocast (the losses stay float32) and measures the bound with bf16 matmuls.
+optimiser. The bound is the step's FLOPs (``torch.utils.flop_counter``, forward and backward of the
+network) at the best measured rate of square fp32 (or bf16) products. Rounds alternate the sides,
+so background load hits all alike; medians are reported, with the machine, in ``--json``.
+``--channels-last`` lays out ours channels-last (``train.channels_last: true``),
+``--lightly-channels-last`` lightly's too; ``--precision bf16`` runs every forward under bf16
+autocast (losses in float32), refused on a CPU without native bf16 kernels.
 
 Run: ``python benchmarks/train_step.py`` (needs lightly: ``pip install --no-deps lightly
 lightning-utilities``).
@@ -54,6 +52,7 @@ from contrastlab.losses import nt_xent
 from contrastlab.methods import build_method
 from contrastlab.methods.simclr import SimCLR
 from contrastlab.models import use_channels_last
+from machine import describe, summary
 
 PHASES = ("views", "forward", "loss", "backward", "optimiser")
 LR, MOMENTUM, WEIGHT_DECAY, TAU = 0.06, 0.9, 5e-4, 0.5
@@ -76,12 +75,13 @@ def sgd(module: nn.Module) -> torch.optim.Optimizer:
 
 @dataclass(frozen=True)
 class Setup:
-    """How the sides run: precision, our memory layout, device, ``torch.compile``."""
+    """How the sides run: precision, our memory layout, device, ``torch.compile``, our width."""
 
     precision: str = "fp32"
     channels_last: bool = False  # ours (train.channels_last: true)
     device: str = "cpu"
     compile: bool = False  # the networks of every side, `nn.Module.compile`
+    width: float = 1.0  # our ResNet-18's (benchmarks/layout.py); lightly's is always 1
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.precision == "bf16":
@@ -99,7 +99,7 @@ def simclr_recipe(batch: int, setup: Setup) -> Recipe:
         {
             "data": {"image_size": 32},
             "augment": {"blur_p": 0.0},
-            "model": {"backbone": "resnet18", "width": 1.0, "cifar_stem": True},
+            "model": {"backbone": "resnet18", "width": setup.width, "cifar_stem": True},
             "method": {"name": "simclr", "temperature": TAU},
             "optim": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY},
             "train": {
@@ -308,6 +308,13 @@ def cifar_images(n: int, archive: Path) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
 
 
+def cifar_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--data`` (the CIFAR-10 JPEG archive), as every step benchmark takes."""
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
+    parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
@@ -318,15 +325,16 @@ def main() -> None:
     parser.add_argument(
         "--lightly-channels-last", action="store_true", help="lightly's network too"
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="torch.compile every network")
-    default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
-    parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
+    cifar_arguments(parser)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/train_step.json"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    found = describe(args.device)
+    if args.precision == "bf16" and args.device == "cpu" and not found["native_bf16"]:
+        parser.error(f"--precision bf16: this CPU has no native bf16 kernels ({summary(found)})")
     pixels = cifar_images(args.batch * (args.rounds + 1), args.data)
     images = torch.from_numpy(pixels[: args.batch]).permute(0, 3, 1, 2).contiguous()
     setup = Setup(args.precision, args.channels_last, args.device, args.compile)
@@ -348,13 +356,13 @@ def main() -> None:
     rate = matmul_rate(dtype, setup)
     bound = rate / (flops / args.batch)  # images/s if every FLOP ran at the matmul rate
     result: dict[str, Any] = {
+        "machine": found,
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "precision": args.precision,
         "channels_last": args.channels_last,
         "lightly_channels_last": args.lightly_channels_last,
         "lightly_workers": args.workers,
-        "device": torch.cuda.get_device_name(setup.device) if args.device != "cpu" else "cpu",
         "compile": args.compile,
         "step_gflop": flops / 1e9,
         "matmul_gflops": rate / 1e9,
@@ -362,9 +370,8 @@ def main() -> None:
         "sides": {},
     }
     print(
-        f"batch {args.batch}, {result['device']}, {torch.get_num_threads()} threads, "
-        f"{args.precision}; step "
-        f"{flops / 1e9:.1f} GFLOP, matmul {rate / 1e9:.1f} GFLOP/s, bound {bound:.1f} images/s"
+        f"{summary(found)}\nbatch {args.batch}, {args.precision}; step {flops / 1e9:.1f} GFLOP, "
+        f"matmul {rate / 1e9:.1f} GFLOP/s, bound {bound:.1f} images/s"
     )
     print(f"{'side':<12}" + "".join(f"{p:>10}" for p in PHASES) + f"{'step s':>9}{'img/s':>8}")
     print(f"{'':<12}{'(% of bound)':>70}")

@@ -28,7 +28,8 @@ import torch
 from PIL import Image
 
 from contrastlab.augment import SimCLRAugment, SimCLRViews
-from train_step import cifar_images, lightly_batches
+from machine import describe, summary
+from train_step import cifar_arguments, cifar_images, lightly_batches
 
 
 def ours(images: torch.Tensor) -> Callable[[], Any]:
@@ -46,9 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
-    default_data = Path("../shared/datasets/cifar10-jpg/cifar10-train-jpg.tar.gz")
-    parser.add_argument("--data", type=Path, default=default_data, help="CIFAR-10 JPEG archive")
+    cifar_arguments(parser)
     parser.add_argument(
         "--step-json", type=Path, default=Path("benchmarks/results/train_step.json")
     )
@@ -75,8 +74,9 @@ def main() -> None:
     step = None
     if args.step_json.is_file():
         step = json.loads(args.step_json.read_text())["sides"]["contrastlab"]["step_s"]
-    result: dict[str, Any] = {"batch": args.batch, "threads": torch.get_num_threads(), "sides": {}}
-    print(f"two views of {args.batch} images, {torch.get_num_threads()} threads")
+    found = describe()
+    result: dict[str, Any] = {"machine": found, "batch": args.batch, "sides": {}}
+    print(f"{summary(found)}\ntwo views of {args.batch} images")
     print(f"{'side':<20}{'ms/batch':>10}{'images/s':>10}{'x ours':>8}{'% of step':>11}")
     base = statistics.median(seconds["contrastlab"])
     for name, times in seconds.items():
