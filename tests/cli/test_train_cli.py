@@ -11,6 +11,7 @@ import yaml
 
 from contrastlab.cli import main
 from contrastlab.config import DEFAULT_RECIPE, build_recipe
+from contrastlab.hardware import native_half
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.logs import read_metrics_csv
 
@@ -134,28 +135,35 @@ def test_recipes_lists_the_default(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("method", ["simclr", "supcon"])
-def test_bf16_autocast_trains(tmp_path: Path, tiny_args: list[str], method: str) -> None:
+def test_bf16_autocast_trains(
+    tmp_path: Path, tiny_args: list[str], method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`train.precision=bf16` on the CPU: the NT-Xent and SupCon kernels used to fail in the first
     backward (a bf16 softmax met float32 keys); now the run ends with a finite loss, and one that
-    is not the fp32 run's (autocast did reach the network)."""
-    losses = []
+    is not the fp32 run's (autocast did reach the network). A CPU without native bf16 kernels is
+    warned that it emulates them, and only then."""
+    losses, warned = [], []
     for precision in ("fp32", "bf16"):
         out = tmp_path / precision
         args = ["train", method, "--out", str(out), "--epochs", "1", *tiny_args]
         assert main([*args, "--set", f"train.precision={precision}"]) == 0
         losses.append(load_checkpoint(out / "checkpoints" / "last.pt")["history"][-1]["loss"])
+        warned.append("no native bf16 kernels" in capsys.readouterr().err)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[0] != losses[1]
+    assert warned == [False, not native_half(torch.bfloat16)]
 
 
 def test_channels_last_on_the_cpu_is_reproducible(tmp_path: Path, tiny_args: list[str]) -> None:
     """`train.channels_last=true` on the CPU: two identical runs end bit-identical (what exact
     resume needs); the contiguous run sums in another order, so its weights drift apart over the
-    steps (by 2e-3 here) while its loss stays close."""
+    steps (by 2e-3 here) while its loss stays close. Width 1/8: at 1/16 one convolution has 4
+    input channels, which channels-last computes wrongly on an AVX2 CPU (test_layout_check)."""
     saved = []
     for name, layout in (("a", "true"), ("b", "true"), ("plain", "false")):
         out = tmp_path / name
         args = ["train", "--out", str(out), "--epochs", "1", *tiny_args]
+        args += ["--set", "model.width=0.125"]
         assert main([*args, "--set", f"train.channels_last={layout}"]) == 0
         saved.append(load_checkpoint(out / "checkpoints" / "last.pt"))
     a, b, plain = (checkpoint["model"] for checkpoint in saved)

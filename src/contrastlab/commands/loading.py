@@ -15,6 +15,7 @@ from contrastlab.commands.train import overrides_from
 from contrastlab.config import apply_overrides, build_recipe
 from contrastlab.config.schema import Recipe
 from contrastlab.errors import CheckpointError
+from contrastlab.layout_check import check_channels_last
 from contrastlab.methods import build_method, method_representation
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.rundir import RunDir
@@ -75,6 +76,7 @@ def load_model(target: str | Path, overrides: list[tuple[str, Any]]) -> LoadedMo
             f"{path} does not fit its own recipe: {str(exc).splitlines()[0]}"
         ) from None
     device = resolve_device(recipe.train.device)
+    check_channels_last(recipe.train.channels_last, method, device)  # fine-tuning trains it
     return LoadedModel(path, run, int(state["epoch"]), recipe, method, device)
 
 

@@ -26,6 +26,8 @@ from contrastlab.config import (
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
 from contrastlab.errors import ConfigError
+from contrastlab.hardware import half_precision_warning
+from contrastlab.layout_check import check_channels_last
 from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
@@ -94,6 +96,8 @@ def run_train(args: argparse.Namespace) -> int:
     progress = recipe.train.progress and launch.writes
     _check_processes(recipe, launch.world)
     device = join(launch, resolve_device(recipe.train.device))
+    slow = half_precision_warning(recipe.train.precision, device)
+    _say(launch.writes and slow is not None, slow or "")
     barrier()  # every rank has checked the run directory before rank 0 writes into it
     data = prepare_data(recipe.data, progress=progress)
     check_batch_size(recipe.train.batch_size, data.train)
@@ -101,6 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_labels_for(recipe, data.train)
     method = build_method(recipe)
     method_representation(method, recipe.eval.representation)  # a bad name fails before training
+    check_channels_last(recipe.train.channels_last, method, device)
     pairs = None
     if recipe.method.name == "temporal":
         pairs = temporal_pairs(data.train, recipe.method.temporal.max_gap)
