@@ -4,6 +4,7 @@ trained with rotation as one more augmentation (which it is taught to ignore).""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from contrastlab.commands.datasets import prepare_data
@@ -34,6 +35,7 @@ def short_run(recipe_name: str) -> tuple[torch.nn.Module, torch.Tensor]:
     return method, data.test.images
 
 
+@pytest.mark.slow  # 52 s on an AVX2 2-core machine, where the default suite passed 15 minutes
 def test_rotation_space_keeps_rotation_that_moco_with_rotation_drops() -> None:
     looc, test_images = short_run("looc_resnet18w0.125_digits_100e")
     moco, _ = short_run("moco_resnet18w0.125_digitsrot_100e")
