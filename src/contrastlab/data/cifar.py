@@ -11,14 +11,15 @@ and blue 32x32 planes in turn (each row-major), and ``labels`` (CIFAR-10) or ``f
 chooses CIFAR-100's label set. When only the test batch is present, it becomes the train split
 and there is no test split.
 
-SECURITY: unpickling can run arbitrary code. Batches are read with
-``pickle.loads(data, encoding="bytes")``, as the dataset's authors suggest, so only open CIFAR
-files you trust (a restricted unpickler is planned).
+SECURITY: ``pickle.loads`` would run any code a pickle names, so batches are read with
+`data.safe_pickle.load_data_pickle` (Python 2 strings as bytes, as the dataset's authors suggest),
+which admits only the NumPy array, dtype and scalar constructors a batch needs and refuses any other
+callable by name before importing it: a file that is not plain data is refused, and nothing in it
+runs.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import choice_option, resolve_options
+from contrastlab.data.safe_pickle import UnsafePickleError, load_data_pickle
 from contrastlab.data.source import SourceSplits
 from contrastlab.errors import DataError
 
@@ -76,7 +78,12 @@ def is_cifar_directory(directory: Path) -> bool:
 
 def _unpickle(data: bytes, where: str) -> dict[Any, Any]:
     try:
-        obj = pickle.loads(data, encoding="bytes")
+        obj = load_data_pickle(data)
+    except UnsafePickleError as err:
+        raise DataError(
+            f"refused CIFAR file {where}: {err}, and a CIFAR batch holds only arrays, lists, "
+            "strings and numbers; it was not unpickled and nothing in it ran"
+        ) from None
     except Exception as err:  # a damaged pickle can raise almost anything
         reason = " ".join(str(err).split()) or type(err).__name__
         raise DataError(f"cannot unpickle CIFAR file {where}: {reason}") from err
