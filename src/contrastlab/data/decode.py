@@ -9,8 +9,9 @@ Refused, with the file named: what Pillow cannot identify or finish decoding (a 
 images with more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (decompression bombs: a few kilobytes
 that expand to gigabytes; raise that limit to accept such images on purpose), and images with a
 side shorter than `MIN_SIDE` pixels (the 1x1 spacer and tracking pixels of scraped web data),
-which hold no spatial structure for a crop to keep. Smaller images than ``data.image_size`` are
-normal (MNIST's 28 pixels) and are resized.
+which hold no spatial structure for a crop to keep (`data.limits.check_sides`, the rule every
+source applies). Smaller images than ``data.image_size`` are normal (MNIST's 28 pixels) and are
+resized.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.data.limits import MIN_SIDE, check_sides
 from contrastlab.errors import DataError
 
 __all__ = ["MIN_SIDE", "decode_image", "to_rgb"]
-
-MIN_SIDE = 2
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
@@ -73,7 +73,7 @@ def decode_image(data: bytes | None, where: str) -> torch.Tensor:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _open(data, where) as img:
-                _check_size(img, where)
+                check_sides(*img.size, where)
                 rgb = to_rgb(img)
     except DataError:
         raise
@@ -89,12 +89,3 @@ def decode_image(data: bytes | None, where: str) -> torch.Tensor:
         reason = " ".join(str(err).split()) or type(err).__name__
         raise DataError(f"cannot read image {where}: {reason}") from err
     return tvf.pil_to_tensor(rgb)
-
-
-def _check_size(img: Image.Image, where: str) -> None:
-    width, height = img.size
-    if min(width, height) < MIN_SIDE:
-        raise DataError(
-            f"cannot use image {where}: it is {width}x{height} pixels, and every side must be "
-            f"at least {MIN_SIDE}"
-        )

@@ -3,7 +3,9 @@
 Format (from LeCun's MNIST page): two zero bytes, a type code (only 0x08, unsigned byte, is
 accepted here), the number of dimensions, one big-endian uint32 per dimension, then the data in
 row-major order. Images files have 3 dimensions (N, H, W), labels files 1 (N,). Whole files are
-read at open time (MNIST is ~55 MB decoded).
+read at open time (MNIST is ~55 MB decoded), after the size the dimensions declare is checked
+against the file's byte count and this machine's memory (`data.limits`), so a forged header is
+refused by name rather than allocated.
 
 A spec is either an images file, whose labels file is found by replacing ``images-idx3`` with
 ``labels-idx1`` (when there is none the images are unlabelled), or a directory holding images
@@ -15,6 +17,9 @@ split. Class names are "0".."K-1" for labels up to K-1.
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import os
 import re
 import struct
 import zlib
@@ -24,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from contrastlab.data.limits import check_fits
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import resolve_options
 from contrastlab.data.source import SourceSplits
@@ -34,15 +40,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _IMAGES_NAME = re.compile(r"^(?P<prefix>.*?)[-.]?images[-.]idx3[-.]ubyte(?:\.gz)?$")
 _TRAIN_PREFIXES = ("train",)
 _TEST_PREFIXES = ("t10k", "test")
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's contents, gunzipped if it starts with the gzip magic; DataError on failure."""
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"cannot read IDX file {path}: {err}") from err
+_CHUNK = 1 << 24  # bytes read at a time
 
 
 def has_idx_magic(path: Path) -> bool:
@@ -59,34 +57,84 @@ def has_idx_magic(path: Path) -> bool:
     return len(head) == 4 and head[:2] == b"\x00\x00" and head[2] == UBYTE and 1 <= head[3] <= 4
 
 
-def parse_idx(data: bytes, where: str) -> np.ndarray:
-    """Decode the bytes of an unsigned-byte IDX file into a uint8 array of the stored shape."""
-    if len(data) < 4 or data[:2] != b"\x00\x00":
+def _dims(stream: io.BufferedIOBase, where: str) -> tuple[int, ...]:
+    """Read and check the header (zero bytes, type code, dimensions); `stream` is left at the
+    data."""
+    head = stream.read(4)
+    if len(head) < 4 or head[:2] != b"\x00\x00":
         raise DataError(f"not an IDX file: {where} (it does not start with two zero bytes)")
-    code, ndim = data[2], data[3]
+    code, ndim = head[2], head[3]
     if code != UBYTE:
         raise DataError(
             f"unsupported IDX data type 0x{code:02x} in {where} "
             "(only 0x08, unsigned byte, is supported)"
         )
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise DataError(f"truncated IDX header in {where} ({ndim} dimensions, {len(data)} bytes)")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    found = len(data) - header
-    if found != expected:
-        shape = "x".join(str(d) for d in dims)
-        state = "is truncated" if found < expected else "has trailing bytes"
+    raw = stream.read(4 * ndim)
+    if ndim == 0 or len(raw) < 4 * ndim:
         raise DataError(
-            f"IDX file {where} {state}: shape {shape} needs {expected} data bytes, found {found}"
+            f"truncated IDX header in {where} ({ndim} dimensions, {4 + len(raw)} bytes)"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    dims: tuple[int, ...] = struct.unpack(f">{ndim}I", raw)
+    return dims
+
+
+def _shape(dims: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in dims)
+
+
+def _check_count(where: str, dims: tuple[int, ...], found: int, more: bool = False) -> None:
+    """Refuse data bytes that do not match the shape: `found` of them (`more`: over `found`)."""
+    expected = math.prod(dims)  # Python ints: 4 dimensions of up to 2**32 - 1 cannot overflow
+    if found == expected and not more:
+        return
+    state = "is truncated" if found < expected else "has trailing bytes"
+    count = f"more than {found}" if more else str(found)
+    raise DataError(
+        f"IDX file {where} {state}: shape {_shape(dims)} needs {expected} data bytes, found {count}"
+    )
+
+
+def _fill(stream: io.BufferedIOBase, size: int) -> tuple[bytearray, int]:
+    """A buffer of `size` bytes filled from `stream` in chunks (no second, temporary copy of
+    the whole data), and how many bytes the stream had for it."""
+    data = bytearray(size)
+    filled = 0
+    with memoryview(data) as view:
+        while filled < size:
+            got = stream.readinto(view[filled : filled + _CHUNK])
+            if not got:
+                break
+            filled += got
+    return data, filled
+
+
+def _read_data(stream: io.BufferedIOBase, size_on_disk: int | None, where: str) -> np.ndarray:
+    """The array of an IDX stream; `size_on_disk` is the file's byte count (None if gzipped)."""
+    dims = _dims(stream, where)
+    if size_on_disk is not None:  # a raw file: its byte count is known before any allocation
+        _check_count(where, dims, size_on_disk - 4 - 4 * len(dims))
+    check_fits(math.prod(dims), f"IDX file {where} of shape {_shape(dims)}")
+    data, found = _fill(stream, math.prod(dims))
+    _check_count(where, dims, found, more=found == len(data) and bool(stream.read(1)))
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read and decode one IDX file (raw or gzipped)."""
-    return parse_idx(_read_bytes(path), str(path))
+    """Decode one IDX file (raw or gzipped) into a uint8 array of the stored shape.
+
+    The size its header declares is checked against the file's byte count (raw files) and this
+    machine's memory before it is allocated; gzipped data is read no further than that size.
+    """
+    try:
+        with path.open("rb") as raw:
+            if raw.read(2) == _GZIP_MAGIC:
+                raw.seek(0)
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    return _read_data(unzipped, None, str(path))
+            raw.seek(0)
+            return _read_data(raw, os.fstat(raw.fileno()).st_size, str(path))
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"cannot read IDX file {path}: {err}") from err
 
 
 def labels_path_for(images: Path) -> Path | None:

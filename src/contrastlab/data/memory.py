@@ -1,7 +1,8 @@
 """A source over images already decoded into one array (digits, IDX, npz, CIFAR batches).
 
 Formats that store raw pixel arrays are decoded in one go at open time; `ArraySource` then serves
-views of that array, so indexing is cheap and nothing is copied per sample.
+views of that array, so indexing is cheap and nothing is copied per sample. Every array source
+refuses images with a side under `data.limits.MIN_SIDE`, as decoded image files do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from contrastlab.data.limits import check_sides
 from contrastlab.data.source import Sample
 from contrastlab.errors import DataError
 
@@ -37,6 +39,7 @@ class ArraySource:
                 f"images of {name} must be uint8 (N, C, H, W) with C in {{1, 3}}, "
                 f"got {tensor.dtype} {tuple(tensor.shape)}"
             )
+        check_sides(int(tensor.shape[3]), int(tensor.shape[2]), name, many=True)
         n = int(tensor.shape[0])
         if labels is None:
             label_tensor = torch.full((n,), -1, dtype=torch.int64)

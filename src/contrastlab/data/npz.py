@@ -11,18 +11,24 @@ is read as channels-last), else axis 1 when its size is 1 or 3. ``labels`` is an
 (N,) of class indices (-1 marks an unlabelled row); ``classes`` is an array of strings naming
 them (default "0".."K-1"). Loaded with ``allow_pickle=False``, so object arrays are refused rather
 than unpickled. The whole archive becomes the train split; there is no built-in test split.
+
+NumPy allocates the shape an ``.npy`` header declares before reading any data, so the headers are
+read first: an array declaring more bytes than its zip member holds (a damaged or forged header),
+or than this machine's memory (`data.limits`), is refused by name instead.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from contrastlab.data.limits import check_fits
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import resolve_options
 from contrastlab.data.source import SourceSplits
@@ -30,6 +36,8 @@ from contrastlab.errors import DataError
 
 _CHANNELS = (1, 3)
 _KEYS = ("images", "labels", "classes", "groups")
+# What reading a damaged zip or .npy raises (NotImplementedError: an unsupported compression)
+_READ_ERRORS = (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 def _to_nchw(images: np.ndarray, where: str) -> np.ndarray:
@@ -100,6 +108,42 @@ def _groups(groups: np.ndarray, n: int, where: str) -> np.ndarray:
     return groups
 
 
+def _npy_header(stream: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype an ``.npy`` header declares (format versions 1.0, 2.0 and 3.0)."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version in ((2, 0), (3, 0)):  # 3.0 only allows UTF-8 in the header: ASCII reads alike
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    return shape, dtype
+
+
+def _check_declared_sizes(archive: zipfile.ZipFile, where: str) -> None:
+    """Refuse an array whose header declares more bytes than its member holds or than this
+    machine's memory, before NumPy allocates it (looked up as NpzFile does: KEY, then KEY.npy)."""
+    names = set(archive.namelist())
+    for key in _KEYS:
+        member = key if key in names else f"{key}.npy"
+        if member not in names:
+            continue
+        info = archive.getinfo(member)
+        with archive.open(info) as stream:
+            shape, dtype = _npy_header(stream)
+            held = info.file_size - stream.tell()
+        if dtype.hasobject:  # refused by allow_pickle=False; its size says nothing
+            continue
+        declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+        what = f"npz file {where}: array '{key}' of shape {shape} and dtype {dtype}"
+        if declared > held:
+            raise DataError(
+                f"{what} declares {declared:,} bytes, but its member {member} holds {held:,} "
+                "(a damaged or forged header)"
+            )
+        check_fits(declared, what)
+
+
 def open_npz(path: Path, options: Mapping[str, Any] | None = None) -> SourceSplits:
     """Read the whole archive into memory as the train split. Takes no options."""
     where = str(path)
@@ -112,8 +156,10 @@ def open_npz(path: Path, options: Mapping[str, Any] | None = None) -> SourceSpli
             if "images" not in npz.files:
                 found = ", ".join(npz.files) or "none"
                 raise DataError(f"missing key 'images' in {where} (found keys: {found})")
+            if npz.zip is not None:  # None only once closed
+                _check_declared_sizes(npz.zip, where)
             archive = {key: npz[key] for key in _KEYS if key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except _READ_ERRORS as err:
         reason = " ".join(str(err).split())
         raise DataError(f"cannot read npz file {where}: {reason}") from err
     images = _to_uint8(_to_nchw(archive["images"], where), where)
