@@ -12,6 +12,7 @@ from typing import Any
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
 from contrastlab.commands.loading import LoadedModel, load_model_from_args
+from contrastlab.commands.outputs import check_out_dir, check_out_file, is_analysis_json
 from contrastlab.errors import ContrastlabError, DataError
 from contrastlab.train.checkpoint import atomic_write_text
 
@@ -43,6 +44,9 @@ def output_for(kind: str, args: argparse.Namespace, loaded: LoadedModel) -> Anal
     ``figures/``; a bare checkpoint needs ``--out``."""
     if args.out:
         out = Path(args.out)
+        check_out_dir(out, f"--out {out}")  # not a run's checkpoints/, nor a user's KIND.json
+        mine, json_path = f"the {kind}.json of `contrastlab analyze`", out / f"{kind}.json"
+        check_out_file(json_path, f"--out {out}: {json_path}", is_analysis_json, mine)
         return AnalysisOutput(out / f"{kind}.json", out)
     if loaded.run is None:
         raise ContrastlabError(

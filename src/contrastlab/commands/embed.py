@@ -12,11 +12,12 @@ import numpy as np
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
 from contrastlab.commands.loading import LoadedModel, load_model_from_args
+from contrastlab.commands.outputs import check_out_file, is_map_png
 from contrastlab.data import ImageTensors
 from contrastlab.errors import ContrastlabError, DataError
 from contrastlab.evaluate import extract_features
 from contrastlab.evaluate.embedding_map import MIN_POINTS, map_2d, plot_map, resolve_map_method
-from contrastlab.evaluate.embeddings_io import embeddings_format, save_embeddings
+from contrastlab.evaluate.embeddings_io import embeddings_format, load_embeddings, save_embeddings
 from contrastlab.models import channels_last_allowed
 
 MAP_NAMES = {"tsne": "t-SNE", "umap": "UMAP"}
@@ -34,7 +35,22 @@ def output_path(args: argparse.Namespace, loaded: LoadedModel) -> Path:
             "give --out FILE (.npz or .parquet) for the embeddings"
         )
     embeddings_format(out)  # a bad suffix, or .parquet without pyarrow, fails before any work
+    mine = "a features file written by `contrastlab embed`"
+    check_out_file(out, f"--out {out}", _is_embeddings, mine)
+    if args.map_method != "none":  # the map is written beside the features
+        png = out.with_suffix(".png")
+        where = f"the map's path {png} (beside --out)"
+        check_out_file(png, where, is_map_png, "a map drawn by `contrastlab embed`")
     return out
+
+
+def _is_embeddings(path: Path) -> bool:
+    """A features file that `save_embeddings` wrote (it reads back with its metadata)."""
+    try:
+        load_embeddings(path)
+    except ContrastlabError:
+        return False
+    return True
 
 
 def pick_split(args: argparse.Namespace, data: PreparedData) -> ImageTensors:

@@ -15,6 +15,7 @@ from typing import Any
 from contrastlab.commands.datasets import prepare_data
 from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
 from contrastlab.commands.loading import LoadedModel, load_model
+from contrastlab.commands.outputs import check_out_file, is_eval_json
 from contrastlab.commands.train import overrides_from
 from contrastlab.config.evaluation import PROTOCOLS
 from contrastlab.errors import ConfigError, DataError
@@ -53,8 +54,18 @@ def evaluate_run(
     ("eval.knn_k", 20)]``; ``baseline``: also evaluate the random-init twin. The figures are
     written to ``out`` when given, else merged into a run directory's ``metrics.json``.
     """
+    path = checked_out(Path(out) if out else None)
     loaded = load_model(target, with_protocols(list(overrides), protocols))
-    return _evaluate(loaded, baseline, Path(out) if out else None)
+    return _evaluate(loaded, baseline, path)
+
+
+def checked_out(out: Path | None) -> Path | None:
+    """``out``, refused before any work when it would replace a file eval did not write (a
+    checkpoint, a run's training metrics.json, a user's file); see commands/outputs.py."""
+    if out is not None:
+        mine = "figures written by `contrastlab eval --out`"
+        check_out_file(out, f"--out {out}", is_eval_json, mine)
+    return out
 
 
 def with_protocols(
@@ -129,8 +140,8 @@ def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    out = checked_out(Path(args.out) if args.out else None)
     loaded = load_model(args.target, with_protocols(overrides_from(args), args.protocol))
-    out = Path(args.out) if args.out else None
     metrics = _evaluate(loaded, not args.no_baseline, out)
     print(
         f"{loaded.checkpoint} (epoch {loaded.epoch}), held-out data: {metrics['eval_data']} "

@@ -17,7 +17,7 @@ from contrastlab.config.schema import Recipe
 from contrastlab.errors import CheckpointError
 from contrastlab.layout_check import check_channels_last
 from contrastlab.methods import build_method, method_representation
-from contrastlab.train.checkpoint import load_checkpoint
+from contrastlab.train.checkpoint import load_checkpoint, load_weights
 from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import resolve_device
 
@@ -61,7 +61,9 @@ def load_model(target: str | Path, overrides: list[tuple[str, Any]]) -> LoadedMo
 
     A bad ``eval.representation`` fails here, before any data is read."""
     path, run = checkpoint_path(Path(target))
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, needs=("model", "recipe", "epoch"))
+    if not isinstance(state["recipe"], dict):
+        raise CheckpointError(f"{path}: its 'recipe' entry is not a recipe (a mapping of keys)")
     keys = [key for key, _ in overrides]
     if "data.source" in keys and not any(key.startswith("data.options") for key in keys):
         # the run's source options (shapes' n_train, ...) do not apply to other data
@@ -69,12 +71,7 @@ def load_model(target: str | Path, overrides: list[tuple[str, Any]]) -> LoadedMo
     recipe = build_recipe(apply_overrides(state["recipe"], overrides))
     method = build_method(recipe)
     method_representation(method, recipe.eval.representation)
-    try:
-        method.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path} does not fit its own recipe: {str(exc).splitlines()[0]}"
-        ) from None
+    load_weights(method, state["model"], f"{path} does not fit its own recipe")
     device = resolve_device(recipe.train.device)
     check_channels_last(recipe.train.channels_last, method, device)  # fine-tuning trains it
     return LoadedModel(path, run, int(state["epoch"]), recipe, method, device)

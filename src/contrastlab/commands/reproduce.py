@@ -20,11 +20,14 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if args.paper is None:
         raise ConfigError(f"name a paper ({', '.join(PAPERS)}) or give --list")
     from contrastlab.report.reproduction_report import verdict_table
-    from contrastlab.reproduce.runner import publish, reproduce
+    from contrastlab.reproduce.publish import check_publish, publish
+    from contrastlab.reproduce.runner import reproduce
 
     datasets = Path(args.datasets) if args.datasets else DEFAULT_DATASETS
     if args.datasets and not datasets.is_dir():
         raise ConfigError(f"--datasets {datasets} is not a directory")
+    if args.publish:  # a refusal comes now, not after the reproduction's minutes
+        check_publish(load_paper(args.paper).name, Path(args.publish))
     result = reproduce(
         args.paper,
         scale=args.scale,
