@@ -7,23 +7,33 @@ the previous checkpoint or the new one, never a torn file.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import torch
+from torch import nn
 
 from contrastlab.errors import CheckpointError
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through ``write(file)`` so that it appears whole or not at all."""
+    """Write ``path`` through ``write(file)`` so that it appears whole or not at all.
+
+    A directory at ``path`` is refused up front, naming ``path``: the rename would fail too, but
+    its error names the temporary file, which the user never asked for."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "cannot replace a directory with a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as handle:
@@ -31,10 +41,24 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise _naming(exc, path) from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path``: a failed ``write()`` names no file, and a failed ``mkstemp`` or
+    rename names the temporary file, which the user never asked for."""
+    named = exc.filename
+    if exc.errno is None:  # not an OS call's error: nothing to rename
+        return exc
+    if named is None or Path(str(named)).name.startswith(f".{path.name}."):
+        return type(exc)(exc.errno, exc.strerror, str(path))
+    return exc
 
 
 def _umask() -> int:
@@ -44,8 +68,10 @@ def _umask() -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    data = text.encode()
+    atomic_write_bytes(path, text.encode())
 
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     def write(handle: IO[bytes]) -> None:
         handle.write(data)
 
@@ -53,13 +79,28 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda handle: torch.save(state, handle))
+    def write(handle: IO[bytes]) -> None:
+        try:
+            torch.save(state, handle)
+        except RuntimeError as exc:  # torch's zip writer hides a failed write() behind its own
+            if isinstance(exc.__context__, OSError):
+                raise exc.__context__ from None
+            raise
+
+    atomic_write(path, write)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
+def load_checkpoint(path: Path, needs: Sequence[str] = ("model",)) -> dict[str, Any]:
+    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``).
+
+    ``needs``: the entries the caller reads (a command rebuilding the network needs its
+    ``recipe``); a checkpoint lacking one is refused here, naming it, not with a KeyError later."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is empty (0 bytes), so it holds no weights"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for torn or foreign files
@@ -70,11 +111,74 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
                 "which could run code when loaded; contrastlab checkpoints hold only tensors and "
                 "plain values, and are read with torch.load(weights_only=True)"
             ) from None
-        reason = " ".join(str(exc).split())[:300]
-        raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
+        reason = " ".join(str(exc).split())[:300] or f"{type(exc).__name__} (no detail given)"
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: {reason}; it is torn or not a torch checkpoint"
+        ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not a contrastlab checkpoint (no 'model' entry)")
+    require_entries(state, needs, path)
     return state
+
+
+def require_entries(state: Mapping[str, Any], needs: Sequence[str], path: Path) -> None:
+    """Refuse a checkpoint that lacks any of the entries ``needs``, naming them and the file."""
+    missing = [repr(name) for name in needs if name not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks the checkpoint entr{'ies' if len(missing) > 1 else 'y'} "
+            f"{', '.join(missing)}, which every checkpoint written by `contrastlab train` "
+            "(RUN_DIR/checkpoints/last.pt) holds"
+        )
+
+
+def load_weights(module: nn.Module, weights: object, what: str) -> None:
+    """``module.load_state_dict(weights)``, refused as CheckpointError(``what``: the reason) when
+    the weights do not fit: the reason names the missing and unexpected keys and the first shape
+    that differs (torch's own message starts with a line that names none of them)."""
+    if not isinstance(weights, Mapping):
+        kind = type(weights).__name__
+        raise CheckpointError(f"{what}: its 'model' entry is a {kind}, not the network's weights")
+    problem = weights_mismatch(module.state_dict(), weights)
+    if problem:
+        raise CheckpointError(f"{what}: {problem}")
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, TypeError) as exc:  # anything the comparison above does not foresee
+        raise CheckpointError(f"{what}: {' '.join(str(exc).split())[:300]}") from None
+
+
+def weights_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, Any]) -> str:
+    """One line saying how ``found`` (a checkpoint's weights) differs from ``expected`` (the
+    network's state dict): its missing and unexpected keys (the first few) and the first entry
+    of another shape; empty when they fit."""
+    missing = [key for key in expected if key not in found]
+    unexpected = [str(key) for key in found if key not in expected]
+    reshaped = [
+        (key, _shape(found[key]), list(value.shape))
+        for key, value in expected.items()
+        if key in found and _shape(found[key]) != list(value.shape)
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing {_first(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {_first(unexpected)}")
+    if reshaped:
+        key, theirs, ours = reshaped[0]
+        more = f" ({len(reshaped) - 1} more shapes differ)" if len(reshaped) > 1 else ""
+        parts.append(f"{key} is {theirs} in the checkpoint, {ours} in the network{more}")
+    return "; ".join(parts)
+
+
+def _shape(value: object) -> list[int] | str:
+    return list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def _first(keys: Sequence[str], shown: int = 3) -> str:
+    """``N key(s) a, b, c and K more``: enough to recognise the part of the network at fault."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{len(keys)} key{'s' if len(keys) > 1 else ''}: {', '.join(keys[:shown])}{more}"
 
 
 def _fsync_dir(directory: Path) -> None:
