@@ -11,6 +11,7 @@ import torch
 from contrastlab.analysis.invariance import invariance_score
 from contrastlab.analysis.transform_sets import instance_sets
 from contrastlab.data.class_sets import class_sets, save_npz
+from contrastlab.data.memory import ArraySource
 from contrastlab.data.npz import open_npz
 from contrastlab.errors import DataError
 
@@ -42,11 +43,13 @@ def test_impossible_sets_are_refused(labels: list[int], per_set: int) -> None:
 
 
 def test_npz_round_trip_feeds_the_instance_transform(tmp_path: Path) -> None:
-    images = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8, generator=generator)
     labels = torch.arange(30) % 3
     sets = class_sets(labels, 4, seed=0)
     path = save_npz(tmp_path / "sets" / "instance.npz", images, labels, sets, ["a", "b", "c"])
     source = open_npz(path).train
+    assert isinstance(source, ArraySource)  # held in memory
     assert tuple(source.classes) == ("a", "b", "c")
     assert torch.equal(source.images, images[sets.index])
     assert torch.equal(source.labels, labels[sets.index])
@@ -59,6 +62,7 @@ def test_features_equal_within_each_set_score_100() -> None:
     labels = torch.arange(60) % 4
     sets = class_sets(labels, 5, seed=0)
     classes = labels[sets.index]
-    features = torch.nn.functional.one_hot(classes, 4).float() @ torch.randn(4, 16)
+    codes = torch.randn(4, 16, generator=torch.Generator().manual_seed(0))  # one per class
+    features = torch.nn.functional.one_hot(classes, 4).float() @ codes
     result = invariance_score(features, sets.groups, classes, top_k=4)
     assert result.score == pytest.approx(100.0)

@@ -58,10 +58,8 @@ def test_chunked_equals_unchunked_at_a_larger_batch() -> None:
 def test_gradcheck_float64_chunked() -> None:
     z_a, z_b = pairs(4, 3, seed=3)
     args = (z_a.double().requires_grad_(), z_b.double().requires_grad_())
-    # The kernel computes in float32, so the check runs on a float32-accurate scale.
-    assert torch.autograd.gradcheck(
-        lambda a, b: nt_xent(a, b, 0.5, chunk_size=3), args, eps=1e-3, atol=1e-3, rtol=1e-2
-    )
+    # float64 inputs keep float64 arithmetic, so gradcheck's own tolerances apply
+    assert torch.autograd.gradcheck(lambda a, b: nt_xent(a, b, 0.5, chunk_size=3), args)
 
 
 def loop_cross_view(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> float:
@@ -125,9 +123,7 @@ def test_info_nce_moco_gradient_and_permutation() -> None:
     g = torch.Generator().manual_seed(7)
     q = torch.randn(6, 4, generator=g, dtype=torch.float64, requires_grad=True)
     k, bank = torch.randn(6, 4, generator=g), torch.randn(9, 4, generator=g)
-    assert torch.autograd.gradcheck(
-        lambda x: info_nce(x, k.double(), bank.double(), 0.2), (q,), eps=1e-3, atol=1e-3, rtol=1e-2
-    )
+    assert torch.autograd.gradcheck(lambda x: info_nce(x, k.double(), bank.double(), 0.2), (q,))
     perm = torch.randperm(6, generator=g)
     a, b = info_nce(q, k, bank), info_nce(q[perm], k[perm], bank)
     assert a.item() == pytest.approx(b.item(), rel=1e-6)

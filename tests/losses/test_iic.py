@@ -64,9 +64,7 @@ def test_symmetries_and_permutations() -> None:
 def test_gradcheck_and_low_precision() -> None:
     logits = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     other = soft(6, 3, 6).double()
-    assert torch.autograd.gradcheck(
-        lambda x: iic_loss(x.softmax(dim=1), other), (logits,), eps=1e-3, atol=1e-3, rtol=1e-2
-    )
+    assert torch.autograd.gradcheck(lambda x: iic_loss(x.softmax(dim=1), other), (logits,))
     p, q = soft(32, 4, 7), soft(32, 4, 8)
     reference = iic_loss(p, q).item()
     for dtype in (torch.float16, torch.bfloat16):

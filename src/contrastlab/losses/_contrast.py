@@ -10,8 +10,9 @@ keys, dl_i/d(a_i . k_j) = (s_ij - [j = p(i)]) / tau. That lets the forward pass 
 log-sum-exp per anchor and, with ``chunk_size``, recompute the logits of ``chunk_size`` anchors at a
 time in the backward pass, so the extra memory is O(chunk_size x P) instead of O(M x P). Without
 chunking the softmax matrix is kept from the forward pass (one M x P float32 matrix: the least any
-non-recomputing implementation must hold). Always float32 arithmetic, log-sum-exp, never raw exp,
-with autocast off in both passes (`float32_loss`; the backward may run inside autocast too).
+non-recomputing implementation must hold). Float32 arithmetic (float64 for float64 inputs),
+log-sum-exp, never raw exp, with autocast off in both passes (`float32_loss`; the backward may
+run inside autocast too).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def contrast_losses(
     temperature: float,
     chunk_size: int | None = None,
 ) -> Tensor:
-    """Per-anchor losses (M,) of unit float32 ``anchors`` (M, D) against unit ``keys`` (P, D).
+    """Per-anchor losses (M,) of unit ``anchors`` (M, D) against unit ``keys`` (P, D), both
+    float32 or both float64.
 
     ``positives`` (M,) int64 indexes each anchor's positive key; ``excluded`` (M,) int64, when
     given, a key left out of that anchor's denominator (itself). ``chunk_size`` bounds the rows of

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.losses._contrast import check_temperature
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 Distribution = Literal["logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube"]
@@ -64,7 +64,7 @@ def generalized_contrastive(
             so they equal the single-process value. No-op in one process.
     """
     _check(h1, h2, distribution, weight, temperature)
-    a, b = h1.float(), h2.float()
+    a, b = upcast(h1, h2)
     if normalize:
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
     alignment = (a - b).pow(2).mean() / 2
@@ -94,7 +94,8 @@ def _logsumexp_term(
 
 def _swd_term(rows: Tensor, distribution: str, generator: torch.Generator | None) -> Tensor:
     count, dim = rows.shape
-    gaussian = torch.randn(dim, dim, generator=generator)
+    # drawn in float32 whatever the dtype, so a float64 call sees the same random numbers
+    gaussian = torch.randn(dim, dim, generator=generator).to(rows.dtype)
     projection = torch.linalg.qr(gaussian).Q.to(rows.device)
     if distribution == "swd_hypercube":
         prior = torch.rand(count, dim, generator=generator) * 2 - 1
@@ -103,7 +104,7 @@ def _swd_term(rows: Tensor, distribution: str, generator: torch.Generator | None
         if distribution == "swd_hypersphere":
             prior = F.normalize(prior, dim=1)
     ours = (rows @ projection).sort(dim=0).values
-    target = (prior.to(rows.device) @ projection).sort(dim=0).values
+    target = (prior.to(rows) @ projection).sort(dim=0).values
     return (ours - target).pow(2).mean()
 
 

@@ -12,7 +12,7 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 
 EPS = sys.float_info.epsilon  # the IIC code's clamp (2.2e-16), applied before every log
 
@@ -31,7 +31,8 @@ def iic_loss(p: Tensor, p_prime: Tensor, lam: float = 1.0) -> Tensor:
     taken before P, P_c and P_c' are clamped at ``EPS`` (so entries below it get no gradient).
     lam = 1 is the mutual information; lam > 1 up-weights the marginal entropies (1.5 for the
     paper's COCO-Stuff-3 head B). The minimum, -ln C, is reached by balanced, confident clusters
-    on which the two views agree; uniform outputs give 0. Computed in float32.
+    on which the two views agree; uniform outputs give 0. Computed in float32 (float64 for
+    float64 inputs).
 
     Args:
         p: (N, C) cluster probabilities of the first views (rows sum to 1).
@@ -46,7 +47,7 @@ def iic_loss(p: Tensor, p_prime: Tensor, lam: float = 1.0) -> Tensor:
         raise ValueError(f"iic_loss needs N >= 1 samples and C >= 2 clusters, got {tuple(p.shape)}")
     if not (isinstance(lam, (int, float)) and math.isfinite(lam)):
         raise ValueError(f"lam must be a finite number, got {lam!r}")
-    a, b = p.float(), p_prime.float()
+    a, b = upcast(p, p_prime)
     # Rows must sum to 1 up to the rounding of the input dtype (fp16/bf16 softmax outputs).
     tolerance = max(1e-3, p.shape[1] * torch.finfo(p.dtype).eps) if p.is_floating_point() else 1e-3
     for name, x in (("p", a), ("p_prime", b)):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.losses._contrast import check_chunk_size, check_temperature, contrast_losses
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 
@@ -39,7 +39,8 @@ def info_nce(
     ``info_nce(q, k, queue)`` is MoCo's loss (logits [q.k+, q.queue] / tau, cross-entropy with the
     positive first) and ``info_nce(q, k)`` is the one-directional, cross-view-only NT-Xent. The bank
     gets no gradient of its own through the loss unless it requires one. MoCo v1 uses tau = 0.07,
-    MoCo v2 tau = 0.2. Float32 log-sum-exps whatever the input precision.
+    MoCo v2 tau = 0.2. Float32 log-sum-exps whatever the input precision (float64 ones for
+    float64 inputs).
 
     Args:
         query: (N, D) queries.
@@ -71,9 +72,9 @@ def info_nce(
     check_temperature(temperature)
     check_chunk_size(chunk_size)
     n = query.shape[0]
-    q = F.normalize(query.float(), dim=1)
-    k = F.normalize(key.float(), dim=1)
-    bank = None if negatives is None else F.normalize(negatives.float(), dim=1)
+    inputs = upcast(query, key) if negatives is None else upcast(query, key, negatives)
+    q, k = F.normalize(inputs[0], dim=1), F.normalize(inputs[1], dim=1)
+    bank = None if negatives is None else F.normalize(inputs[2], dim=1)
     if not use_batch:
         assert bank is not None
         return _own_key_losses(q, k, bank, temperature).mean()

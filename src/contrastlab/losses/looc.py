@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 
 __all__ = ["looc_nce"]
 
@@ -52,7 +52,7 @@ def looc_nce(queries: Tensor, keys: Tensor, queues: Tensor, temperature: float) 
         raise ValueError("looc_nce needs at least one augmentation (S = n + 1 >= 2 spaces)")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    q, k, bank = queries.float(), keys.float(), queues.float()
+    q, k, bank = upcast(queries, keys, queues)
     with_keys = torch.einsum("snd,sjnd->snj", q, k) / temperature  # (S, N, S)
     with_queue = torch.einsum("snd,skd->snk", q, bank) / temperature  # (S, N, K)
     # Z_0: each key against the queue alone.

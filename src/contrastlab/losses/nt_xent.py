@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.losses._contrast import check_chunk_size, check_temperature, contrast_losses
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 
@@ -42,8 +42,9 @@ def nt_xent(
     projections (and vice versa): no same-view negatives, as in the RandBit colab of Chen, Luo and
     Li (NeurIPS 2021), which also sums the two directions (2L again).
 
-    Computed in float32 whatever the input precision, as log-sum-exps, never a raw ``exp``; the
-    gradient is written out (see `contrastlab.losses._contrast`).
+    Computed in float32 whatever the input precision (float64 for float64 inputs), as
+    log-sum-exps, never a raw ``exp``; the gradient is written out (see
+    `contrastlab.losses._contrast`).
 
     Args:
         z_a: (N, D) projections of the first views.
@@ -65,8 +66,8 @@ def nt_xent(
     check_temperature(temperature)
     check_chunk_size(chunk_size)
     n = z_a.shape[0]
-    u_a = F.normalize(z_a.float(), dim=1)
-    u_b = F.normalize(z_b.float(), dim=1)
+    a, b = upcast(z_a, z_b)
+    u_a, u_b = F.normalize(a, dim=1), F.normalize(b, dim=1)
     rank, _ = rank_and_world()
     keys_a = gather_with_grad(u_a) if gather else u_a
     keys_b = gather_with_grad(u_b) if gather else u_b

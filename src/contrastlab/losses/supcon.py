@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from contrastlab.losses._contrast import check_chunk_size, check_temperature
-from contrastlab.losses._precision import float32_loss
+from contrastlab.losses._precision import float32_loss, upcast
 from contrastlab.train.distributed import gather_no_grad, gather_with_grad, rank_and_world
 
 Variant = Literal["out", "in"]
@@ -52,7 +52,8 @@ def supcon(
     as SupContrast does (0.07 reproduces its scale); None leaves it unscaled. ``anchor_mode="one"``
     uses only view 0 of each sample as an anchor (SupContrast's ``contrast_mode='one'``); the
     contrast set is still every view. Anchors without a positive are left out of the mean; if no
-    anchor has one, ValueError. Float32 log-sum-exps whatever the input dtype.
+    anchor has one, ValueError. Float32 log-sum-exps whatever the input dtype (float64 ones for
+    float64 inputs).
 
     Args:
         features: (N, V, D) embeddings (normalised here).
@@ -69,7 +70,7 @@ def supcon(
     n, v = _check(features, labels, temperature, variant, anchor_mode, base_temperature)
     check_chunk_size(chunk_size)
     rank, _ = rank_and_world()
-    units = F.normalize(features.float(), dim=2)
+    units = F.normalize(upcast(features)[0], dim=2)
     local = torch.cat(units.unbind(dim=1))  # view-major: all view-0 rows, then view 1, ...
     ids = torch.arange(n, device=units.device) + rank * n if labels is None else labels
     local_ids = ids.to(units.device).repeat(v)
@@ -122,7 +123,7 @@ def _anchor_losses(
     else:
         # Rows without a positive get finite dummies, so no NaN reaches their (zero) gradient.
         masked = torch.where(valid[:, None], logits.masked_fill(~positive, float("-inf")), 0.0)
-        pos = torch.logsumexp(masked, dim=1) - count.clamp(min=1).float().log()
+        pos = torch.logsumexp(masked, dim=1) - count.clamp(min=1).to(logits.dtype).log()
     losses = (lse - pos)[valid]
     return losses.sum(), valid.sum().to(losses.dtype)
 
