@@ -7,7 +7,6 @@ did-you-mean suggestion, a value of the wrong type with the type that was expect
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 from contrastlab.config.checks import did_you_mean
+from contrastlab.config.recipe_yaml import load_yaml, read_recipe_text
 from contrastlab.config.schema import Recipe
 from contrastlab.errors import ConfigError
 
@@ -35,28 +35,6 @@ METHOD_RECIPES = {  # `contrastlab train METHOD` -> the method's CPU recipe
 }
 
 
-class _RecipeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 floats, so ``1e-4`` is a number, not the string '1e-4'."""
-
-
-_RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RecipeLoader)
-
-
 def recipes_dir() -> Path:
     """The folder of bundled recipes (``configs/`` in the repository)."""
     return Path(str(resources.files("contrastlab") / "configs"))
@@ -67,12 +45,10 @@ def list_recipes() -> list[Path]:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a recipe file, read by the bounded loader of `recipe_yaml`."""
+    text = read_recipe_text(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
-    try:
-        data = _load_yaml(text)
+        data = load_yaml(text, f"recipe {path}")
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe {path} is not valid YAML: {_one_line(exc)}") from None
     if data is None:
@@ -99,12 +75,13 @@ def find_recipe(name_or_path: str) -> Path:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``'optim.lr=0.3'`` -> ``('optim.lr', 0.3)``; the value is parsed as YAML."""
+    """``'optim.lr=0.3'`` -> ``('optim.lr', 0.3)``; the value is parsed as YAML (by the bounded
+    loader: an anchor or alias is refused), or kept as the string it is when it is not YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE (e.g. optim.lr=0.3), got {text!r}")
     try:
-        value = _load_yaml(raw) if raw.strip() else None
+        value = load_yaml(raw, f"--set {key.strip()}") if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip(), value

@@ -107,6 +107,9 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def _open_builtin(spec: str, image_size: int, options: Mapping[str, Any]) -> SourceSplits:
+    from contrastlab.data.generated import check_generated
+
+    check_generated(spec, options, image_size, 1)  # before a terabyte of images is attempted
     if spec == "shapes":
         from contrastlab.data.shapes import open_shapes
 
