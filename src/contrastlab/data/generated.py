@@ -9,10 +9,10 @@ so `contrastlab train` stops in one line before it makes a run directory.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
+from contrastlab.data import limits
 from contrastlab.data.options import int_option, resolve_options
 from contrastlab.errors import DataError
 
@@ -56,22 +56,13 @@ def check_fits_in_memory(count: int, channels: int, image_size: int, source: str
     """Refuse `count` uint8 images of ``channels x image_size^2`` that need more bytes than this
     machine has (a lower bound on what decoding holds, so a run that fits is never refused)."""
     need = count * channels * image_size * image_size
-    total = physical_memory()
-    if total is not None and need > total:
+    total = limits.memory_bytes()
+    if need > total:
         raise DataError(
             f"data source {source} would make {count} images of {image_size}x{image_size}, "
             f"about {_gib(need)} in memory, more than this machine's {_gib(total)}: "
             "lower data.options (n_train, n_test, ...) or data.image_size"
         )
-
-
-def physical_memory() -> int | None:
-    """This machine's physical memory in bytes, or None where the OS does not say."""
-    try:
-        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not POSIX, or the names are unknown
-        return None
-    return pages * page_size if pages > 0 and page_size > 0 else None
 
 
 def _channels(source: str) -> int:
