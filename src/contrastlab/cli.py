@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from contrastlab import __version__
 from contrastlab.errors import ContrastlabError
+from contrastlab.train.lock import run_lock
 
 # method names of `contrastlab train METHOD` (config.schema.METHODS, kept here so that the CLI
 # starts without importing torch; a test keeps the two equal)
@@ -241,19 +243,30 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from contrastlab.commands.evaluate import run_eval
 
-    return run_eval(args)
+    with run_lock(_run_written(args), "contrastlab eval"):
+        return run_eval(args)
 
 
 def _embed(args: argparse.Namespace) -> int:
     from contrastlab.commands.embed import run_embed
 
-    return run_embed(args)
+    with run_lock(_run_written(args), "contrastlab embed"):
+        return run_embed(args)
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from contrastlab.commands.analyze import run_analyze
 
-    return run_analyze(args)
+    with run_lock(_run_written(args), "contrastlab analyze"):
+        return run_analyze(args)
+
+
+def _run_written(args: argparse.Namespace) -> Path | None:
+    """The run directory `eval`/`embed`/`analyze` write into (TARGET without --out), which they
+    lock as `train` does: a run being trained or resumed is not written by a second process."""
+    target = Path(args.target)
+    is_run = (target / "config.yaml").is_file()  # not a folder that merely exists
+    return target if args.out is None and is_run else None
 
 
 def _reproduce(args: argparse.Namespace) -> int:

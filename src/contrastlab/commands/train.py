@@ -6,17 +6,16 @@ import argparse
 import dataclasses
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from contrastlab.commands.datasets import PreparedData, prepare_data
 from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
-from contrastlab.commands.resume import check_same_network
+from contrastlab.commands.resume import check_resumable, resumed_recipe
 from contrastlab.config import (
     DEFAULT_RECIPE,
     METHOD_RECIPES,
-    apply_overrides,
-    build_recipe,
     dump_recipe,
     find_recipe,
     load_recipe,
@@ -32,7 +31,7 @@ from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.report import results_table, write_report
 from contrastlab.train.checkpoint import atomic_write_text, load_checkpoint
-from contrastlab.train.launch import barrier, from_environment, join, leave
+from contrastlab.train.launch import Launch, barrier, from_environment, join, leave
 from contrastlab.train.pairs import temporal_pairs
 from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import (
@@ -69,30 +68,50 @@ def overrides_from(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train (one process, or one rank of a torchrun launch), then evaluate and report."""
+    """Train (one process, or one rank of a torchrun launch), then evaluate and report.
+
+    The writing process holds the run directory's lock from before anything is written until
+    it ends (`RunDir.claim`); a run that fails before writing anything leaves no directory."""
     overrides = overrides_from(args)
     launch = from_environment()
-    if (
-        launch.restarts
-        and args.resume is None
-        and args.out
-        and RunDir(Path(args.out)).config.is_file()
-    ):
-        # torchrun restarted the workers (--max-restarts): continue the run they were making
-        _say(launch.writes, f"torchrun restart {launch.restarts}: resuming the run in {args.out}")
-        args = argparse.Namespace(**{**vars(args), "resume": args.out, "out": None})
-        args.recipe, args.method = None, None
-    if args.resume is not None:
+    args = _continuing_restart(args, launch)
+    resume = args.resume is not None
+    if resume:
         if args.out is not None or args.recipe is not None or getattr(args, "method", None):
             raise ConfigError(
                 "--resume continues a run with its own recipe and directory; "
                 "drop METHOD/--recipe/--out"
             )
         run = RunDir.open(Path(args.resume))
-        recipe = build_recipe(apply_overrides(read_yaml(run.config), overrides))
     else:
         recipe = load_recipe(_recipe_name(args), overrides)
         run = RunDir.new(Path(args.out) if args.out else None, recipe.name)
+    claim = run.claim("contrastlab train", fresh=not resume) if launch.writes else nullcontext()
+    with claim:
+        if resume:  # under the lock: no other process is rewriting config.yaml
+            recipe = resumed_recipe(run, overrides)
+        return _train(args, run, recipe, launch)
+
+
+def _continuing_restart(args: argparse.Namespace, launch: Launch) -> argparse.Namespace:
+    """After torchrun restarted the workers (--max-restarts), the same command line continues
+    the run they were making in --out: the arguments of ``--resume OUT``."""
+    if not (
+        launch.restarts
+        and args.resume is None
+        and args.out
+        and RunDir(Path(args.out)).config.is_file()
+    ):
+        return args
+    _say(launch.writes, f"torchrun restart {launch.restarts}: resuming the run in {args.out}")
+    args = argparse.Namespace(**{**vars(args), "resume": args.out, "out": None})
+    args.recipe, args.method = None, None
+    return args
+
+
+def _train(args: argparse.Namespace, run: RunDir, recipe: Recipe, launch: Launch) -> int:
+    """Everything after the run directory is settled: data, method, training, evaluation."""
+    resume = args.resume is not None
     progress = recipe.train.progress and launch.writes
     _check_processes(recipe, launch.world)
     device = join(launch, resolve_device(recipe.train.device))
@@ -112,16 +131,16 @@ def run_train(args: argparse.Namespace) -> int:
     if not launch.writes:
         recipe = _quiet(recipe)
     trainer = Trainer(recipe, method, data.train, run.make(), device, pairs=pairs)
-    if args.resume is not None and launch.writes:
-        for path in run.remove_temporaries():
-            _say(True, f"removed {path}, a partial write of the interrupted run")
-    if args.resume is not None and run.checkpoint.exists():
+    if resume and run.checkpoint.exists():
         state = load_checkpoint(run.checkpoint)
-        check_same_network(state, recipe, run.checkpoint)
+        check_resumable(state, recipe, len(data.train), run.checkpoint)
         trainer.load_state_dict(state)
         _say(launch.writes, f"resumed {run.path} after step {trainer.step}")
-    if launch.writes:
-        atomic_write_text(run.config, dump_recipe(recipe))
+    if launch.writes:  # the resume is known to work: only now is anything written
+        if resume:
+            for path in run.remove_temporaries():
+                _say(True, f"removed {path}, a partial write of the interrupted run")
+        _write_config(run, recipe)
         _record_skipped(run, data.skipped)
     where = f"device {device}" + (f", {launch.world} processes" if launch.world > 1 else "")
     _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, {where})")
@@ -149,6 +168,13 @@ def run_train(args: argparse.Namespace) -> int:
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
     _print_summary(recipe, metrics, data, run)
     return 0
+
+
+def _write_config(run: RunDir, recipe: Recipe) -> None:
+    """config.yaml: the recipe this run trains with (rewritten on resume only if it changed)."""
+    text = dump_recipe(recipe)
+    if not run.config.is_file() or run.config.read_text() != text:
+        atomic_write_text(run.config, text)
 
 
 def _check_processes(recipe: Recipe, world: int) -> None:

@@ -26,7 +26,6 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -37,7 +36,7 @@ from contrastlab.data import ImageTensors
 from contrastlab.errors import CheckpointError, ConfigError
 from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.models.sync_bn import convert_sync_bn
-from contrastlab.train.checkpoint import save_checkpoint
+from contrastlab.train.checkpoint import load_weights, require_entries, save_checkpoint
 from contrastlab.train.distributed import rank_and_world, sharded_step
 from contrastlab.train.guard import (
     NonFiniteError,
@@ -51,8 +50,19 @@ from contrastlab.train.optim import build_optimizer, build_scheduler
 from contrastlab.train.pairs import TemporalPairs
 from contrastlab.train.rng import capture_rng, restore_rng, seed_host_rng
 from contrastlab.train.rundir import RunDir
+from contrastlab.train.steps import (  # re-exported: commands import them from here
+    check_batch_size,
+    check_position,
+    epoch_order,
+    local_batch_size,
+)
 
 CHECKPOINT_FORMAT = 1
+# what `load_state_dict` reads (later additions, such as "rng", are optional)
+RESUME_ENTRIES = (
+    *("model", "optimizer", "scheduler", "scaler", "generator"),
+    *("epoch", "step", "train_seconds", "history"),
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,31 +74,6 @@ def resolve_device(name: str) -> torch.device:
             f"train.device is {name!r} but no CUDA device is available (use cpu or auto)"
         )
     return device
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The sample order of one epoch: a permutation that depends only on (seed, epoch)."""
-    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
-    generator = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-    return torch.randperm(n, generator=generator)
-
-
-def check_batch_size(batch_size: int, data: ImageTensors) -> None:
-    if batch_size > len(data):
-        raise ConfigError(
-            f"train.batch_size {batch_size} is larger than the {len(data)} training images of "
-            f"{data.name}; use --batch-size {len(data)} or less"
-        )
-
-
-def local_batch_size(batch_size: int, world: int) -> int:
-    """Each process's share of the global ``train.batch_size``; it must divide evenly."""
-    if batch_size % world:
-        raise ConfigError(
-            f"train.batch_size {batch_size} is the global batch, split over {world} processes; "
-            f"use a multiple of {world} (e.g. --batch-size {batch_size // world * world or world})"
-        )
-    return batch_size // world
 
 
 def wrap_ddp(method: nn.Module, device: torch.device, *, find_unused: bool) -> nn.Module:
@@ -186,22 +171,21 @@ class Trainer:
             "step": self.step,
             "train_seconds": self.train_seconds,
             "history": self.history,
+            "train_images": len(self.data),  # a resume checks the data has not changed
             "partial": self.partial,
             "skipped_steps": self.skipped,
             "skips_in_a_row": self.skips_in_a_row,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        try:
-            self.method.load_state_dict(state["model"])
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise CheckpointError(f"checkpoint does not fit this recipe's model: {first}") from None
+        require_entries(state, RESUME_ENTRIES, self.run.checkpoint)  # not a KeyError below
+        load_weights(self.method, state["model"], "checkpoint does not fit this recipe's model")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        check_position(self.epoch, self.step, self.steps_per_epoch, self.run.checkpoint)
         self.train_seconds = float(state["train_seconds"])
         self.history = list(state["history"])
         self.partial = dict(state.get("partial", {}))
@@ -263,6 +247,7 @@ class Trainer:
         train = self.recipe.train
         order = epoch_order(len(self.data), train.seed, self.epoch)
         self.method.train()
+        check_position(self.epoch, self.step, self.steps_per_epoch, "the loop state")
         first = self.step - self.epoch * self.steps_per_epoch  # > 0 when resumed mid-epoch
         sums = self.partial
         seconds = sums.pop("_seconds", 0.0)
