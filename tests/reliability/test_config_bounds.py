@@ -242,7 +242,9 @@ def test_issue_values_stop_train_in_one_line_without_a_run_directory(
     ("args", "message"),
     [
         (["--set", "method.temperature=.inf"], "method.temperature must be a finite number"),
-        (["--recipe", "BOMB"], "line 1: YAML anchor &l0 is not allowed"),
+        pytest.param(
+            ["--recipe", "BOMB"], "line 1: YAML anchor &l0 is not allowed", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_the_cli_process_exits_2_with_one_line(

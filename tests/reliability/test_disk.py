@@ -22,7 +22,7 @@ import pytest
     ("fault", "reason"),
     [
         ("too-big:3", "File too large"),
-        ("read-only:3", "Permission denied"),
+        pytest.param("read-only:3", "Permission denied", marks=pytest.mark.slow),
         pytest.param("disk-full:3", "No space left on device", marks=pytest.mark.slow),
     ],
 )
