@@ -196,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--datasets",
         metavar="DIR",
-        help="CIFAR-10 JPEG / MNIST folder (default: ../shared/datasets; parts needing it are "
-        "skipped when absent)",
+        help="CIFAR-10 JPEG / MNIST folder (default: $CONTRASTLAB_DATASETS; parts needing it "
+        "are skipped without one)",
     )
     reproduce.add_argument(
         "--publish", metavar="DIR", help="also copy the report and figures to DIR/PAPER/"

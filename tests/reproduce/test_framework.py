@@ -9,6 +9,7 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import parse_override
+from contrastlab.errors import ConfigError
 from contrastlab.reproduce import PAPERS, load_paper
 from contrastlab.reproduce.runner import publish, reproduce, source_hash
 from contrastlab.reproduce.verdict import Claim, Test, finding, paper_verdict, skipped
@@ -107,3 +108,18 @@ def test_a_step_is_not_reused_for_other_settings(tmp_path: Path) -> None:
         Workspace(tmp_path).cached("s", lambda: {"x": 2}, command="contrastlab a --set k=2")
     again = Workspace(tmp_path).cached("s", lambda: {"x": 3}, command="contrastlab a --set k=1")
     assert again["x"] == 1
+
+
+def test_the_datasets_folder_is_a_setting_with_no_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contrastlab.commands.reproduce import datasets_setting
+
+    monkeypatch.delenv("CONTRASTLAB_DATASETS", raising=False)
+    assert datasets_setting(None) is None  # an installed package has no data folder to assume
+    monkeypatch.setenv("CONTRASTLAB_DATASETS", str(tmp_path))
+    assert datasets_setting(None) == tmp_path
+    assert datasets_setting(str(tmp_path)) == tmp_path
+    monkeypatch.setenv("CONTRASTLAB_DATASETS", str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match=r"\$CONTRASTLAB_DATASETS .*absent is not a directory"):
+        datasets_setting(None)

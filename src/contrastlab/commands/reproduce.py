@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from contrastlab.errors import ConfigError
 from contrastlab.reproduce.paper import PAPERS, load_paper
 
-DEFAULT_DATASETS = Path("../shared/datasets")
+DATASETS_VARIABLE = "CONTRASTLAB_DATASETS"  # where the real-data parts find their files
+
+
+def datasets_setting(given: str | None) -> Path | None:
+    """The real-data folder: ``--datasets``, else $CONTRASTLAB_DATASETS, else none (the parts
+    that need real images are skipped). An installed package ships no data, so there is no
+    default path."""
+    chosen = given or os.environ.get(DATASETS_VARIABLE) or None
+    if chosen is None:
+        return None
+    datasets = Path(chosen)
+    if not datasets.is_dir():
+        source = "--datasets" if given else f"${DATASETS_VARIABLE}"
+        raise ConfigError(f"{source} {datasets} is not a directory")
+    return datasets
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
@@ -23,9 +38,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from contrastlab.reproduce.publish import check_publish, publish
     from contrastlab.reproduce.runner import reproduce
 
-    datasets = Path(args.datasets) if args.datasets else DEFAULT_DATASETS
-    if args.datasets and not datasets.is_dir():
-        raise ConfigError(f"--datasets {datasets} is not a directory")
+    datasets = datasets_setting(args.datasets)
     if args.publish:  # a refusal comes now, not after the reproduction's minutes
         check_publish(load_paper(args.paper).name, Path(args.publish))
     result = reproduce(
