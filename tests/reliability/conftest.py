@@ -7,11 +7,14 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+
+from contrastlab.cli import main
 
 ENTRY = Path(__file__).with_name("fault_entry.py")
 # MoCo (its queue is state), 96 images, batch 16: 2 epochs of 6 steps, a checkpoint every 2 steps
@@ -102,3 +105,21 @@ def uninterrupted_fp32(tmp_path_factory: pytest.TempPathFactory, harness: Harnes
     out = tmp_path_factory.mktemp("clean32") / "run"
     harness.ok(harness.cli(*TRAIN, "--out", str(out)))
     return out
+
+
+CliError = Callable[..., str]
+
+
+@pytest.fixture
+def cli_error(capsys: pytest.CaptureFixture[str]) -> CliError:
+    """``cli_error(*argv)``: run `contrastlab ARGV` in-process, assert exit 2 with one line
+    ``contrastlab: error: ...`` and no traceback, and return that line."""
+
+    def run(*argv: str) -> str:
+        assert main(list(argv)) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1, err
+        assert err.startswith("contrastlab: error: ")
+        return err.strip()
+
+    return run

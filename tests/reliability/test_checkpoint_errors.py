@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
 
-from contrastlab.cli import main
 from contrastlab.config import METHOD_RECIPES, dump_recipe, load_recipe, recipe_to_dict
 from contrastlab.methods import build_method
 from contrastlab.train.checkpoint import weights_mismatch
+
+if TYPE_CHECKING:
+    from conftest import CliError
+
 
 TINY = [
     ("data.options", {"n_train": 32, "n_test": 32}),
@@ -46,19 +49,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     return run, state
 
 
-def error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """The one line `contrastlab ARGV` printed on exit 2 (no traceback)."""
-    assert main(list(argv)) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    assert err.startswith("contrastlab: error: ")
-    return err.strip()
-
-
-def test_an_empty_checkpoint_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_an_empty_checkpoint_says_so(cli_error: CliError, tmp_path: Path) -> None:
     empty = tmp_path / "empty.pt"
     empty.touch()
-    message = error(capsys, "eval", str(empty), "--out", str(tmp_path / "e.json"))
+    message = cli_error("eval", str(empty), "--out", str(tmp_path / "e.json"))
     assert message.endswith(
         f"cannot read checkpoint {empty}: the file is empty (0 bytes), so it holds no weights"
     )
@@ -69,7 +63,7 @@ def test_an_empty_checkpoint_says_so(capsys: pytest.CaptureFixture[str], tmp_pat
     [["eval"], ["embed", "--map", "none"], ["analyze", "covariance"]],
 )
 def test_a_checkpoint_without_its_recipe_is_named(
-    capsys: pytest.CaptureFixture[str],
+    cli_error: CliError,
     tmp_path: Path,
     made: tuple[Path, dict[str, Any]],
     command: list[str],
@@ -79,7 +73,7 @@ def test_a_checkpoint_without_its_recipe_is_named(
     bare = tmp_path / "bare.pt"
     torch.save({key: value for key, value in state.items() if key != "recipe"}, bare)
     out = tmp_path / ("out.npz" if command[0] == "embed" else "out")
-    message = error(capsys, *_argv(command, bare, out))
+    message = cli_error(*_argv(command, bare, out))
     assert f"{bare} lacks the checkpoint entry 'recipe'" in message
     assert not out.exists()
 
@@ -91,19 +85,19 @@ def _argv(command: list[str], target: Path, out: Path) -> list[str]:
 
 
 def test_resume_names_the_entries_a_checkpoint_lacks(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, made: tuple[Path, dict[str, Any]]
+    cli_error: CliError, tmp_path: Path, made: tuple[Path, dict[str, Any]]
 ) -> None:
     """`train --resume` reads the optimiser, schedule, ... (a KeyError traceback before)."""
     run = Path(shutil.copytree(made[0], tmp_path / "run"))
     before = (run / "checkpoints" / "last.pt").read_bytes()
-    message = error(capsys, "train", "--resume", str(run))
+    message = cli_error("train", "--resume", str(run))
     checkpoint = run / "checkpoints" / "last.pt"
     assert f"{checkpoint} lacks the checkpoint entries 'optimizer', " in message
     assert (run / "checkpoints" / "last.pt").read_bytes() == before
 
 
 def test_weights_of_another_shape_name_the_keys(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, made: tuple[Path, dict[str, Any]]
+    cli_error: CliError, tmp_path: Path, made: tuple[Path, dict[str, Any]]
 ) -> None:
     _, state = made
     weights = dict(state["model"])
@@ -113,7 +107,7 @@ def test_weights_of_another_shape_name_the_keys(
     weights[second] = torch.zeros(7, 3)
     other = tmp_path / "other.pt"
     torch.save({**state, "model": weights}, other)
-    message = error(capsys, "eval", str(other), "--out", str(tmp_path / "e.json"))
+    message = cli_error("eval", str(other), "--out", str(tmp_path / "e.json"))
     expected_shape = list(state["model"][second].shape)
     assert message.endswith(
         f"{other} does not fit its own recipe: missing 1 key: {first}; unexpected 1 key: "
@@ -135,13 +129,13 @@ def test_a_long_mismatch_stays_short() -> None:
 
 
 def test_a_metrics_json_directory_is_named(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, made: tuple[Path, dict[str, Any]]
+    cli_error: CliError, tmp_path: Path, made: tuple[Path, dict[str, Any]]
 ) -> None:
     """`eval RUN` merges into RUN/metrics.json: the rename over a directory fails, and the
     message names metrics.json and why, not the temporary file beside it."""
     run = Path(shutil.copytree(made[0], tmp_path / "run"))
     (run / "metrics.json").mkdir()
-    message = error(capsys, "eval", str(run), "--no-baseline")
+    message = cli_error("eval", str(run), "--no-baseline")
     assert message == (
         f"contrastlab: error: cannot replace a directory with a file: {run / 'metrics.json'}"
     )

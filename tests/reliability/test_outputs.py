@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -21,16 +22,11 @@ from contrastlab.reproduce import PAPERS, load_paper
 from contrastlab.reproduce.publish import MANIFEST, Manifest, check_publish, publish
 from contrastlab.reproduce.runner import Reproduction
 
+if TYPE_CHECKING:
+    from conftest import CliError
+
+
 GALLERY = Path(__file__).resolve().parents[2] / "docs" / "reproductions"
-
-
-def error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """The one line `contrastlab ARGV` printed on exit 2 (no traceback)."""
-    assert main(list(argv)) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    assert err.startswith("contrastlab: error: ")
-    return err.strip()
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -82,16 +78,13 @@ def test_publish_keeps_unrelated_files_and_republishes_its_own(tmp_path: Path) -
     assert set(files) == {*mine, *ours, MANIFEST}
 
 
-def test_publish_refuses_a_readme_it_did_not_write(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_publish_refuses_a_readme_it_did_not_write(cli_error: CliError, tmp_path: Path) -> None:
     """`--publish .` must not overwrite the user's own README.md: refused before the
     reproduction runs, nothing written."""
     gallery, work = tmp_path / "gallery", tmp_path / "work"
     gallery.mkdir()
     (gallery / "README.md").write_text("# my project\n")
-    message = error(
-        capsys,
+    message = cli_error(
         "reproduce",
         "supcon",
         "--scale",
@@ -107,14 +100,14 @@ def test_publish_refuses_a_readme_it_did_not_write(
 
 
 def test_publish_refuses_a_file_changed_since_it_wrote_it(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli_error: CliError, tmp_path: Path
 ) -> None:
     gallery = tmp_path / "gallery"
     publish(reproduction(tmp_path / "work", ["a.png"]), gallery)
     (gallery / "supcon" / "report.md").write_text("# my edits\n")
     before = snapshot(gallery)
     argv = ["reproduce", "supcon", "--scale", "tiny", "--out", str(tmp_path / "new")]
-    message = error(capsys, *argv, "--publish", str(gallery))
+    message = cli_error(*argv, "--publish", str(gallery))
     assert f"{gallery / 'supcon' / 'report.md'} changed since publishing wrote it" in message
     assert snapshot(gallery) == before
 
@@ -176,24 +169,24 @@ def run(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("out", ["checkpoints/last.pt", "checkpoints/new.json"])
 def test_eval_out_refuses_the_runs_checkpoint_folder(
-    capsys: pytest.CaptureFixture[str], run: Path, out: str
+    cli_error: CliError, run: Path, out: str
 ) -> None:
     before = snapshot(run)
-    message = error(capsys, "eval", str(run), "--out", str(run / out))
+    message = cli_error("eval", str(run), "--out", str(run / out))
     assert f"is inside the run's checkpoint folder {run / 'checkpoints'}" in message
     assert snapshot(run) == before
 
 
 @pytest.mark.parametrize("name", ["metrics.json", "config.yaml", "notes.txt"])
 def test_eval_out_refuses_a_file_it_did_not_write(
-    capsys: pytest.CaptureFixture[str], run: Path, name: str
+    cli_error: CliError, run: Path, name: str
 ) -> None:
     """The training metrics.json (no figures of eval --out), the recipe, a user's file."""
     target = run / name
     if not target.exists():
         target.write_text("my notes\n")
     before = snapshot(run)
-    message = error(capsys, "eval", str(run), "--out", str(target))
+    message = cli_error("eval", str(run), "--out", str(target))
     assert (
         f"--out {target} exists and is not figures written by `contrastlab eval --out`" in message
     )
@@ -211,7 +204,7 @@ def test_eval_out_replaces_its_own_figures(
 
 
 def test_embed_out_refuses_what_it_did_not_write(
-    capsys: pytest.CaptureFixture[str], run: Path, tmp_path: Path
+    cli_error: CliError, run: Path, tmp_path: Path
 ) -> None:
     """A features file inside checkpoints/, a user's file, and a user's PNG where the map goes."""
     user = tmp_path / "mine.npz"
@@ -220,26 +213,24 @@ def test_embed_out_refuses_what_it_did_not_write(
     photo.write_bytes(b"\x89PNG\r\n\x1a\n a photo")
     before = snapshot(tmp_path)
     inside = run / "checkpoints" / "last.npz"
-    assert "is inside the run's checkpoint folder" in error(
-        capsys, "embed", str(run), "--out", str(inside)
-    )
-    assert "is not a features file written by `contrastlab embed`" in error(
-        capsys, "embed", str(run), "--out", str(user)
-    )
-    message = error(capsys, "embed", str(run), "--out", str(tmp_path / "photo.npz"))
+    inside_message = cli_error("embed", str(run), "--out", str(inside))
+    assert "is inside the run's checkpoint folder" in inside_message
+    user_message = cli_error("embed", str(run), "--out", str(user))
+    assert "is not a features file written by `contrastlab embed`" in user_message
+    message = cli_error("embed", str(run), "--out", str(tmp_path / "photo.npz"))
     assert f"the map's path {photo} (beside --out) exists and is not a map drawn by" in message
     assert snapshot(tmp_path) == before
 
 
 def test_analyze_out_refuses_the_checkpoint_folder_and_a_users_json(
-    capsys: pytest.CaptureFixture[str], run: Path, tmp_path: Path
+    cli_error: CliError, run: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "covariance.json").write_text("[1, 2]")
     before = snapshot(tmp_path)
     folder = run / "checkpoints"
-    message = error(capsys, "analyze", "covariance", str(run), "--out", str(folder))
+    message = cli_error("analyze", "covariance", str(run), "--out", str(folder))
     assert f"is inside the run's checkpoint folder {folder}" in message
-    message = error(capsys, "analyze", "covariance", str(run), "--out", str(tmp_path / "mine"))
+    message = cli_error("analyze", "covariance", str(run), "--out", str(tmp_path / "mine"))
     assert "covariance.json exists and is not the covariance.json of" in message
     assert snapshot(tmp_path) == before
