@@ -38,6 +38,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 # -- reproduce --publish -------------------------------------------------------------------------
 
 
+TINY_NUMBERS = {"runs/x/metrics.json/final_loss": 1.0}  # the tiny scale's numbers, made up
+
+
 def reproduction(root: Path, figures: list[str], text: str = "# report\n") -> Reproduction:
     """What `reproduce("supcon")` leaves in ``root`` (report, verdict, figures), made by hand."""
     paper = load_paper("supcon")
@@ -58,12 +61,12 @@ def test_publish_keeps_unrelated_files_and_republishes_its_own(tmp_path: Path) -
     for name, data in mine.items():
         (gallery / name).parent.mkdir(parents=True, exist_ok=True)
         (gallery / name).write_bytes(data)
-    publish(reproduction(tmp_path / "work", ["a.png", "b.png"]), gallery)
+    publish(reproduction(tmp_path / "work", ["a.png", "b.png"]), gallery, TINY_NUMBERS)
     first = snapshot(gallery)
     assert first["supcon/figures/b.png"].startswith(b"\x89PNG b.png")
     assert "[supcon/report.md](supcon/report.md)" in first["README.md"].decode()
     # again, over its own files: a new report, and figure b.png no longer made
-    publish(reproduction(tmp_path / "work", ["a.png"], "# report, again\n"), gallery)
+    publish(reproduction(tmp_path / "work", ["a.png"], "# report, again\n"), gallery, TINY_NUMBERS)
     files = snapshot(gallery)
     assert {name: files[name] for name in mine} == mine  # the user's files, byte for byte
     assert files["supcon/report.md"] == b"# report, again\n"
@@ -72,6 +75,7 @@ def test_publish_keeps_unrelated_files_and_republishes_its_own(tmp_path: Path) -
     assert sorted(ours) == [
         "README.md",
         "supcon/figures/a.png",
+        "supcon/numbers.json",
         "supcon/report.md",
         "supcon/verdict.json",
     ]
@@ -103,7 +107,7 @@ def test_publish_refuses_a_file_changed_since_it_wrote_it(
     cli_error: CliError, tmp_path: Path
 ) -> None:
     gallery = tmp_path / "gallery"
-    publish(reproduction(tmp_path / "work", ["a.png"]), gallery)
+    publish(reproduction(tmp_path / "work", ["a.png"]), gallery, TINY_NUMBERS)
     (gallery / "supcon" / "report.md").write_text("# my edits\n")
     before = snapshot(gallery)
     argv = ["reproduce", "supcon", "--scale", "tiny", "--out", str(tmp_path / "new")]
@@ -120,7 +124,7 @@ def test_publish_refuses_a_figure_it_did_not_write_before_writing_anything(
     (gallery / "supcon" / "figures").mkdir(parents=True)
     (gallery / "supcon" / "figures" / "a.png").write_bytes(b"my figure")
     with pytest.raises(ConfigError, match=r"a\.png was not written by publishing"):
-        publish(reproduction(tmp_path / "work", ["a.png"]), gallery)
+        publish(reproduction(tmp_path / "work", ["a.png"]), gallery, TINY_NUMBERS)
     assert snapshot(gallery) == {"supcon/figures/a.png": b"my figure"}
 
 
@@ -134,7 +138,8 @@ def test_the_project_gallery_can_be_republished(tmp_path: Path) -> None:
     copy = Path(shutil.copytree(GALLERY, tmp_path / "gallery"))
     work = Path(shutil.copytree(GALLERY / "supcon", tmp_path / "work"))
     result = Reproduction(load_paper("supcon"), work, [], "reproduced")
-    publish(result, copy)
+    tiny = json.loads((GALLERY / "supcon" / "numbers.json").read_text())["numbers"]
+    publish(result, copy, tiny)
     assert snapshot(copy) == snapshot(GALLERY)  # the same files make the same gallery
 
 

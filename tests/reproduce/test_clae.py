@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -12,9 +13,10 @@ from contrastlab.config import load_recipe
 from contrastlab.reproduce.clae import SCALES
 
 
-def test_tiny_reproduction(tmp_path: Path) -> None:
+def test_tiny_reproduction(tmp_path: Path, gallery_numbers: Callable[[Path, str], None]) -> None:
     out = tmp_path / "clae"
     assert main(["reproduce", "clae", "--scale", "tiny", "--out", str(out)]) == 0
+    gallery_numbers(out, "clae")
     record = json.loads((out / "verdict.json").read_text())
     (kinds,) = record["findings"]
     assert kinds["name"] == "kNN gain" and len(kinds["tests"]) == 2

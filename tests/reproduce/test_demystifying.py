@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,14 @@ FINDINGS = {"occlusion vs viewpoint and instance", "illumination", "object-centr
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}
 
 
-def test_tiny_reproduction_reports_every_finding_and_reuses_its_steps(tmp_path: Path) -> None:
+def test_tiny_reproduction_reports_every_finding_and_reuses_its_steps(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = tmp_path / "demystifying"
     argv = ["reproduce", "demystifying", "--scale", "tiny", "--out", str(out)]
     assert main(argv) == 0
+    gallery_numbers(out, "demystifying")
     record = json.loads((out / "verdict.json").read_text())
     assert record["paper"] == "demystifying" and record["scale"] == "tiny"
     assert {f["name"] for f in record["findings"]} == FINDINGS

@@ -11,7 +11,7 @@ from contrastlab.cli import main
 from contrastlab.config import parse_override
 from contrastlab.errors import ConfigError
 from contrastlab.reproduce import PAPERS, load_paper
-from contrastlab.reproduce.runner import publish, reproduce, source_hash
+from contrastlab.reproduce.runner import publish, reproduce
 from contrastlab.reproduce.verdict import Claim, Test, finding, paper_verdict, skipped
 from contrastlab.reproduce.workspace import Workspace, set_flags
 
@@ -81,21 +81,20 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["reproduce", "supcon", "--datasets", str(tmp_path / "absent")]) == 2
 
 
-def test_source_hash_depends_on_the_paper() -> None:
-    assert source_hash("supcon") != source_hash("clae")
-    assert source_hash("supcon") == source_hash("supcon")
-
-
 def test_publish_writes_report_figures_and_index(tmp_path: Path) -> None:
     result = reproduce("supcon", scale="tiny", out=tmp_path / "work")
-    target = publish(result, tmp_path / "gallery")
+    target = publish(result, tmp_path / "gallery", {"runs/x/metrics.json/final_loss": 1.5})
     assert (target / "report.md").read_text() == result.report.read_text()
     assert (target / "figures" / "linear_top1.png").stat().st_size > 0
     index = (tmp_path / "gallery" / "README.md").read_text()
     assert "[supcon/report.md](supcon/report.md)" in index
     assert "| clae | — | not generated | — | — | — |" in index
-    record = json.loads((target / "verdict.json").read_text())
-    assert record["source_hash"] == source_hash("supcon")
+    tiny = json.loads((target / "numbers.json").read_text())
+    assert tiny == {
+        "paper": "supcon",
+        "scale": "tiny",
+        "numbers": {"runs/x/metrics.json/final_loss": 1.5},
+    }
     # a reproduction directory holds one paper at one scale
     with pytest.raises(Exception, match="holds the reproduction of supcon at scale tiny"):
         reproduce("clae", scale="tiny", out=tmp_path / "work")

@@ -4,6 +4,7 @@ every step reused on a second run, and the paper scale's settings building valid
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,13 @@ def _steps(report: str) -> list[str]:
     return [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
 
 
-def test_tiny_end_to_end_with_and_without_mnist_reusing_every_step(tmp_path: Path) -> None:
+def test_tiny_end_to_end_with_and_without_mnist_reusing_every_step(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     out, empty = tmp_path / "out", tmp_path / "no-datasets"
     empty.mkdir()
     verdict = _reproduce(out, empty)
+    gallery_numbers(out, "iic")
     assert [f["name"] for f in verdict["findings"]] == FINDINGS
     assert all(f["verdict"] in VERDICTS for f in verdict["findings"])
     by_name = {f["name"]: f for f in verdict["findings"]}

@@ -4,6 +4,7 @@ and paper-scale settings that make valid recipes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,12 @@ FINDINGS = ["RandBit", "generalized losses", "DigitOverlay", "multi-object"]
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}
 
 
-def test_tiny_end_to_end_and_rerun_reuses_every_step(tmp_path: Path) -> None:
+def test_tiny_end_to_end_and_rerun_reuses_every_step(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     argv = ["reproduce", "intriguing", "--scale", "tiny", "--out", str(tmp_path)]
     assert main(argv) == 0
+    gallery_numbers(tmp_path, "intriguing")
     record = json.loads((tmp_path / "verdict.json").read_text())
     assert record["paper"] == "intriguing" and record["scale"] == "tiny"
     assert [f["name"] for f in record["findings"]] == FINDINGS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,13 @@ FINDINGS = {"rotation probe", "class probe", "LooC++"}
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}
 
 
-def test_tiny_reproduction_reports_every_finding_and_reuses_its_steps(tmp_path: Path) -> None:
+def test_tiny_reproduction_reports_every_finding_and_reuses_its_steps(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = tmp_path / "looc"
     assert main(["reproduce", "looc", "--scale", "tiny", "--out", str(out)]) == 0
+    gallery_numbers(out, "looc")
     record = json.loads((out / "verdict.json").read_text())
     assert record["paper"] == "looc" and record["scale"] == "tiny"
     assert {f["name"] for f in record["findings"]} == FINDINGS

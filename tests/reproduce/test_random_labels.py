@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from contrastlab.cli import main
@@ -12,9 +13,12 @@ from contrastlab.reproduce.random_labels import SCALES
 FINDINGS = ["misalignment falls", "eigenvalue mapping", "aligned initialisation"]
 
 
-def test_tiny_reproduction_reports_and_resumes(tmp_path: Path) -> None:
+def test_tiny_reproduction_reports_and_resumes(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     out = tmp_path / "random-labels"
     assert main(["reproduce", "random-labels", "--scale", "tiny", "--out", str(out)]) == 0
+    gallery_numbers(out, "random-labels")
     record = json.loads((out / "verdict.json").read_text())
     assert [f["name"] for f in record["findings"]] == FINDINGS
     for f in record["findings"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from contrastlab.cli import main
@@ -11,9 +12,12 @@ from contrastlab.config import load_recipe
 from contrastlab.reproduce.supcon import _CIFAR, SCALES
 
 
-def test_tiny_reproduction_reports_and_resumes(tmp_path: Path) -> None:
+def test_tiny_reproduction_reports_and_resumes(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     out = tmp_path / "supcon"
     assert main(["reproduce", "supcon", "--scale", "tiny", "--out", str(out)]) == 0
+    gallery_numbers(out, "supcon")
     record = json.loads((out / "verdict.json").read_text())
     assert [f["name"] for f in record["findings"]] == ["ranking", "L_out vs L_in"]
     for f in record["findings"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,12 @@ FINDINGS = [
 ]
 
 
-def test_tiny_reproduction_reports_and_resumes(tmp_path: Path) -> None:
+def test_tiny_reproduction_reports_and_resumes(
+    tmp_path: Path, gallery_numbers: Callable[[Path, str], None]
+) -> None:
     out = tmp_path / "transfer"
     assert main(["reproduce", "transfer", "--scale", "tiny", "--out", str(out)]) == 0
+    gallery_numbers(out, "transfer")
     record = json.loads((out / "verdict.json").read_text())
     assert [f["name"] for f in record["findings"]] == FINDINGS
     for f in record["findings"]:

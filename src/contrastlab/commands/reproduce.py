@@ -35,8 +35,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if args.paper is None:
         raise ConfigError(f"name a paper ({', '.join(PAPERS)}) or give --list")
     from contrastlab.report.reproduction_report import verdict_table
+    from contrastlab.reproduce.numbers import numbers
     from contrastlab.reproduce.publish import check_publish, publish
-    from contrastlab.reproduce.runner import reproduce
+    from contrastlab.reproduce.runner import reproduce, tiny_numbers
 
     datasets = datasets_setting(args.datasets)
     if args.publish:  # a refusal comes now, not after the reproduction's minutes
@@ -51,6 +52,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print(f"\n{result.paper.title}: {result.verdict}\n")
     print(verdict_table(result.findings))
     print(f"\nreport: {result.report}")
-    if args.publish:
-        print(f"published: {publish(result, Path(args.publish)) / 'report.md'}")
+    if args.publish:  # with the tiny scale's numbers, which tell when the report goes stale
+        tiny = numbers(result.root) if args.scale == "tiny" else tiny_numbers(result.paper.name)
+        print(f"published: {publish(result, Path(args.publish), tiny) / 'report.md'}")
     return 0

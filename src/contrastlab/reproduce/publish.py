@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contrastlab.errors import ConfigError
+from contrastlab.reproduce.numbers import NUMBERS_FILE
 from contrastlab.train.checkpoint import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -164,9 +165,11 @@ def check_publish(paper: str, gallery: Path) -> Manifest:
     return manifest
 
 
-def publish(result: Reproduction, gallery: Path) -> Path:
-    """Copy the report, verdict and figures to ``gallery/NAME/`` and rewrite the gallery index,
-    under the manifest's rules (see the module's docstring); returns ``gallery/NAME``."""
+def publish(result: Reproduction, gallery: Path, tiny: Mapping[str, float]) -> Path:
+    """Copy the report, verdict and figures to ``gallery/NAME/``, with ``tiny`` (the numbers of
+    the paper's tiny scale, by the same code: `contrastlab.reproduce.numbers`) as
+    ``gallery/NAME/numbers.json``, and rewrite the gallery index, under the manifest's rules
+    (see the module's docstring); returns ``gallery/NAME``."""
     name = result.paper.name
     manifest = check_publish(name, gallery)
     sources = {
@@ -175,6 +178,8 @@ def publish(result: Reproduction, gallery: Path) -> Path:
         **{f"{name}/figures/{p.name}": p for p in sorted(result.root.glob("figures/*.png"))},
     }
     plan = {relative: source.read_bytes() for relative, source in sources.items()}
+    record = {"paper": name, "scale": "tiny", "numbers": dict(sorted(tiny.items()))}
+    plan[f"{name}/{NUMBERS_FILE}"] = (json.dumps(record, indent=1) + "\n").encode()
     records = {**_published_records(manifest), name: json.loads(plan[f"{name}/verdict.json"])}
     plan["README.md"] = index_text(records).encode()
     _refuse(manifest, list(plan))

@@ -3,9 +3,9 @@ copy: `contrastlab.reproduce.publish`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,33 +15,21 @@ import torch
 from contrastlab import __version__
 from contrastlab.errors import ConfigError
 from contrastlab.report.reproduction_report import reproduction_report
+from contrastlab.reproduce.numbers import numbers
 from contrastlab.reproduce.paper import SCALES, Context, Paper, load_paper
 from contrastlab.reproduce.publish import publish
 from contrastlab.reproduce.verdict import Finding, paper_verdict
 from contrastlab.reproduce.workspace import Workspace
 from contrastlab.train.checkpoint import atomic_write_text
 
-__all__ = ["Reproduction", "publish", "reproduce", "source_hash"]
-
-# the code every reproduction's figures depend on (what trains an encoder, and the framework);
-# a paper's hash adds its own module: when any of it changes, its gallery report is stale
-_SOURCES = ("augment", "losses", "methods", "models", "train")
-_FRAMEWORK = ("common", "paper", "runner", "verdict", "workspace")
+__all__ = ["Reproduction", "publish", "reproduce", "tiny_numbers"]
 
 
-def source_hash(paper: str) -> str:
-    """SHA-256 (16 hex digits) of the sources behind ``paper``'s figures: `_SOURCES`, the
-    reproduction framework and the paper's own modules."""
-    root = Path(__file__).resolve().parents[1]
-    files = sorted(p for folder in _SOURCES for p in (root / folder).glob("*.py"))
-    files += [root / "reproduce" / f"{module}.py" for module in _FRAMEWORK]
-    # the paper's module and its helpers (transfer.py, transfer_steps.py, ...)
-    files += sorted((root / "reproduce").glob(f"{paper.replace('-', '_')}*.py"))
-    digest = hashlib.sha256(paper.encode())
-    for path in files:
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def tiny_numbers(name: str) -> dict[str, float]:
+    """The numbers of ``name``'s tiny scale (seconds to a minute on a CPU), run in a temporary
+    folder without real data: what the gallery keeps to tell whether its report is current."""
+    with tempfile.TemporaryDirectory(prefix=f"contrastlab-{name}-tiny-") as folder:
+        return numbers(reproduce(name, scale="tiny", out=Path(folder) / name).root)
 
 
 @dataclass
@@ -102,7 +90,6 @@ def reproduce(
         "CPU threads": str(torch.get_num_threads()),
         "CUDA": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "shared datasets": str(usable) if usable else "absent",
-        "source hash": source_hash(name),
     }
     text = reproduction_report(
         title=paper.title,
@@ -126,7 +113,6 @@ def reproduce(
         "findings": [f.as_dict() for f in findings],
         "minutes": round(sum(s.seconds for s in workspace.steps) / 60, 1),
         "cpu_minutes": round(sum(s.cpu_seconds for s in workspace.steps) / 60, 1),
-        "source_hash": environment["source hash"],
         "environment": environment,
     }
     atomic_write_text(root / "verdict.json", json.dumps(record, indent=2) + "\n")
