@@ -10,7 +10,7 @@ __all__ = ["__version__", "evaluate_run"]
 def __getattr__(name: str) -> Any:
     # `contrastlab.evaluate_run` imports torch only when used, so the CLI starts fast
     if name == "evaluate_run":
-        from contrastlab.commands.evaluate import evaluate_run
+        from contrastlab.api.evaluate_run import evaluate_run
 
         return evaluate_run
     raise AttributeError(f"module 'contrastlab' has no attribute {name!r}")

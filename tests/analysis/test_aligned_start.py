@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import torch
 
-from contrastlab.analysis.aligned_start import align_first_layer_, early_training
-from contrastlab.commands.analyze_covariance import first_conv
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.train import with_classes
+from contrastlab.api.aligned_start import align_first_layer_, early_training
+from contrastlab.api.analyze_covariance import first_conv
+from contrastlab.api.data import prepare_data
+from contrastlab.api.training import with_classes
 from contrastlab.config import load_recipe
 from contrastlab.config.schema import Recipe
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.methods import build_method, method_representation
 
 SETTINGS: dict[str, Any] = {

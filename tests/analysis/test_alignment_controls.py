@@ -14,7 +14,7 @@ from contrastlab.analysis.alignment_controls import (
     smoothness,
 )
 from contrastlab.analysis.covariance import misalignment
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def spd(dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ from contrastlab.analysis.cka import (
     rbf_cka,
 )
 from contrastlab.analysis.layers import batch_bounds
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.models.resnet import build_resnet
 
 F64 = torch.float64

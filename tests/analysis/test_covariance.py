@@ -20,7 +20,7 @@ from contrastlab.analysis.covariance import (
     misalignment,
     weight_covariance,
 )
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def _orthogonal(d: int, seed: int) -> Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from contrastlab.analysis.criticality import module_criticality
 from contrastlab.analysis.interpolation import classification_evaluator
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def bright_channel(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ from contrastlab.analysis.interpolation import (
     interpolation_curve,
     reestimate_batchnorm,
 )
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def bright_channel(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

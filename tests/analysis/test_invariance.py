@@ -22,7 +22,7 @@ from contrastlab.analysis.transform_sets import (
     rotation_sets,
     similarity_vs_strength,
 )
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 # Hand case: 10 images, 2 neurons, percentile 70 (q = 7/10), top_k 1 or 2.
 # sets: A = images 0-2 and B = 3-5 (class 0), C = 6-8 (class 1), D = image 9 (class 1, size 1).

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from contrastlab.analysis.parameter_distance import parameter_distance, parameters_of
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def test_known_distance_over_all_tensors() -> None:

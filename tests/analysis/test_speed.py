@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from contrastlab.analysis.speed import speed_summary, steps_to_target
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate.finetune import finetune
 
 FAST = [{"step": 0, "top1": 0.2}, {"step": 10, "top1": 0.7}, {"step": 20, "top1": 0.9}]

@@ -14,8 +14,8 @@ from contrastlab.analysis.suppression import (
     factor_decodability,
     shapes_factors,
 )
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.data import open_source
-from contrastlab.errors import ContrastlabError
 from contrastlab.report.decodability_bars import decodability_bars
 
 

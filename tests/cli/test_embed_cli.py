@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from contrastlab.api.data import prepare_data
+from contrastlab.api.loading import load_model
 from contrastlab.cli import main
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.loading import load_model
 from contrastlab.evaluate import extract_features
 from contrastlab.evaluate.embeddings_io import load_embeddings
 

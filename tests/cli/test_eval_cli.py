@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
+from contrastlab.api.data import prepare_data
+from contrastlab.api.evaluate_run import evaluate_run
+from contrastlab.api.loading import load_model
 from contrastlab.cli import main
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.evaluate import evaluate_run
-from contrastlab.commands.loading import load_model
 from contrastlab.evaluate import extract_features
 
 QUICK_FINETUNE = ["--set", "eval.finetune_epochs=2", "--set", "eval.finetune_batch_size=16"]

@@ -11,7 +11,7 @@ import yaml
 
 from contrastlab.cli import main
 from contrastlab.config import DEFAULT_RECIPE, build_recipe
-from contrastlab.hardware import native_half
+from contrastlab.core.hardware import native_half
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.logs import read_metrics_csv
 

@@ -16,8 +16,8 @@ from contrastlab.config import (
     load_recipe,
     parse_override,
 )
-from contrastlab.config.schema import METHODS
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
+from contrastlab.core.method_registry import METHODS
 
 
 def test_every_bundled_recipe_loads_and_round_trips() -> None:

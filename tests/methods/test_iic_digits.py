@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from contrastlab.api.data import prepare_data
 from contrastlab.cli import main
-from contrastlab.commands.datasets import prepare_data
 from contrastlab.config import METHOD_RECIPES, load_recipe
 from contrastlab.evaluate import kmeans_accuracy
 

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.augment.leave_one_out import ATOMIC_FIELDS, leave_one_out_params
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.losses import looc_nce
 from contrastlab.methods import LOOC, build_method, method_representation
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from contrastlab.commands.datasets import prepare_data
+from contrastlab.api.data import prepare_data
 from contrastlab.config import load_recipe
 from contrastlab.evaluate.rotation import rotation_probe
 from contrastlab.methods import LOOC, MoCo, build_method

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from contrastlab.cli import METHODS, main
+from contrastlab.cli import main
 from contrastlab.config import METHOD_RECIPES
-from contrastlab.config.schema import METHODS as SCHEMA_METHODS
+from contrastlab.core.method_registry import METHODS
+from contrastlab.methods import builder
 from contrastlab.train.checkpoint import load_checkpoint
 
 COMMON_KEYS = {
@@ -50,8 +51,20 @@ def method_args(method: str, tiny_args: list[str], tiny_model_args: list[str]) -
     return [method, *tiny_args, *EXTRA[method]]
 
 
-def test_cli_names_every_method() -> None:
-    assert set(METHODS) == set(SCHEMA_METHODS) == set(METHOD_RECIPES)
+def test_every_registered_method_has_a_builder_and_recipes() -> None:
+    """Each registry entry names a builder that exists and recipes that are bundled and train
+    that very method; `contrastlab train NAME` offers exactly the registered names."""
+    from contrastlab.cli import build_parser
+    from contrastlab.config import load_recipe
+
+    assert set(METHOD_RECIPES) == set(METHODS)
+    for name, entry in METHODS.items():
+        assert callable(builder(name))
+        for recipe in (entry.cpu_recipe, entry.gpu_recipe):
+            assert load_recipe(recipe).method.name == name, recipe
+    train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    method = next(a for a in train._actions if a.dest == "method")
+    assert list(method.choices) == list(METHODS)
 
 
 @pytest.mark.parametrize("method", ["moco", "supcon", "ce", "iic", "clae", "looc", "temporal"])
@@ -136,7 +149,7 @@ def test_temporal_needs_sequences(
 
 def test_temporal_method_without_partner_frames_says_how() -> None:
     from contrastlab.config import load_recipe
-    from contrastlab.errors import ConfigError
+    from contrastlab.core.errors import ConfigError
     from contrastlab.methods import build_method
 
     method = build_method(load_recipe(METHOD_RECIPES["temporal"], []))

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.distributed import shuffle_batch, unshuffle_batch
+from contrastlab.core.errors import ConfigError
 from contrastlab.losses import info_nce
 from contrastlab.methods import MoCo, build_method
 from contrastlab.models.split_bn import SplitBatchNorm, convert_split_bn
-from contrastlab.train.distributed import shuffle_batch, unshuffle_batch
 
 from .conftest import image_batch, tiny_recipe
 

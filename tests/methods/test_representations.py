@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.methods import build_method
 from contrastlab.methods.base import method_representation, method_representations
 from contrastlab.models.heads import HeadFeatures, projection_mlp

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from contrastlab.config.schema import SIMCLR_LOSSES, SimclrConfig
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.losses import generalized_contrastive, nt_xent
 from contrastlab.losses.generalized import Distribution
 from contrastlab.methods import SimCLR, build_method

@@ -38,7 +38,7 @@ from typing import IO, Any
 
 import torch
 
-import contrastlab.commands.train as train_command
+import contrastlab.api.training as train_command
 import contrastlab.train.checkpoint as checkpoint
 import contrastlab.train.trainer as trainer_module
 from contrastlab.cli import main

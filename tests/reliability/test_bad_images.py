@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from contrastlab.cli import main
+from contrastlab.core.errors import DataError
 from contrastlab.data.decode import decode_image
-from contrastlab.errors import DataError
 
 RNG = np.random.default_rng(0)
 

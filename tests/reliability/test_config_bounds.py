@@ -15,7 +15,7 @@ from contrastlab.cli import main
 from contrastlab.config import DEFAULT_RECIPE, dump_recipe, load_recipe, parse_override, read_yaml
 from contrastlab.config.recipe_yaml import MAX_DEPTH, MAX_RECIPE_BYTES
 from contrastlab.config.schema import Recipe
-from contrastlab.errors import ConfigError, ContrastlabError
+from contrastlab.core.errors import ConfigError, ContrastlabError
 
 
 def alias_bomb(levels: int) -> str:

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import limits, open_source
 from contrastlab.data.archive import CIFAR_MEMBER_BYTES
-from contrastlab.errors import DataError
 
 HUGE = 600_000_000  # the member: 600 MB of zeros in a ~0.6 MB tar.gz
 BOMB = "data/cats/huge.bmp"

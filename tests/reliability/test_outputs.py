@@ -16,7 +16,7 @@ import torch
 
 from contrastlab.cli import main
 from contrastlab.config import METHOD_RECIPES, dump_recipe, load_recipe, recipe_to_dict
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.methods import build_method
 from contrastlab.reproduce import PAPERS, load_paper
 from contrastlab.reproduce.publish import MANIFEST, Manifest, check_publish, publish

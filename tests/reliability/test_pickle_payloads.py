@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from contrastlab.cli import main
+from contrastlab.core.errors import DataError
 from contrastlab.data import open_source
 from contrastlab.data.safe_pickle import UnsafePickleError, load_data_pickle
-from contrastlab.errors import DataError
 
 SHAPES = ["--set", "data.options.n_train=64", "--set", "data.options.n_test=32"]
 TINY = [

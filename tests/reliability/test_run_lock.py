@@ -17,7 +17,7 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import read_yaml
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.lock import LOCK_NAME, RunLock
 

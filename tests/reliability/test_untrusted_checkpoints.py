@@ -15,7 +15,7 @@ import torch
 
 import contrastlab
 from contrastlab import cli
-from contrastlab.commands.analyze import ANALYSES
+from contrastlab.api.analyze import ANALYSES
 
 
 class RunsCode:

@@ -9,7 +9,7 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import parse_override
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce import PAPERS, load_paper
 from contrastlab.reproduce.runner import publish, reproduce
 from contrastlab.reproduce.verdict import Claim, Test, finding, paper_verdict, skipped
@@ -112,7 +112,7 @@ def test_a_step_is_not_reused_for_other_settings(tmp_path: Path) -> None:
 def test_the_datasets_folder_is_a_setting_with_no_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from contrastlab.commands.reproduce import datasets_setting
+    from contrastlab.reproduce.command import datasets_setting
 
     monkeypatch.delenv("CONTRASTLAB_DATASETS", raising=False)
     assert datasets_setting(None) is None  # an installed package has no data folder to assume

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.train import with_classes
+from contrastlab.api.data import prepare_data
+from contrastlab.api.training import with_classes
 from contrastlab.config import METHOD_RECIPES, load_recipe
 from contrastlab.methods import build_method
 from contrastlab.train.pairs import temporal_pairs

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from contrastlab.errors import CheckpointError
+from contrastlab.core.errors import CheckpointError
 from contrastlab.train.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -56,7 +56,7 @@ def test_written_files_get_the_permissions_open_would_give(tmp_path: Path) -> No
     import os
     import stat
 
-    from contrastlab.train.checkpoint import atomic_write_text
+    from contrastlab.core.atomic import atomic_write_text
 
     old = os.umask(0o022)
     try:

@@ -9,9 +9,9 @@ import torch
 
 from contrastlab.config import OptimConfig
 from contrastlab.config.schema import TrainConfig
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
+from contrastlab.optim.optimizers import base_lr
 from contrastlab.train.launch import from_environment, join
-from contrastlab.train.optim import base_lr
 from contrastlab.train.trainer import local_batch_size
 
 

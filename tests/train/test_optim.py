@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from contrastlab.config.schema import OptimConfig
-from contrastlab.train.lars import LARS
-from contrastlab.train.optim import base_lr, build_optimizer, build_scheduler, warmup_cosine
+from contrastlab.optim.lars import LARS
+from contrastlab.optim.optimizers import base_lr, build_optimizer, build_scheduler, warmup_cosine
 
 
 def test_warmup_then_cosine_values() -> None:

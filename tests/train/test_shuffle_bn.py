@@ -12,7 +12,7 @@ import torch
 
 WORKER = """
 import sys, torch, torch.distributed as dist
-from contrastlab.train.distributed import sharded_step, shuffle_batch, unshuffle_batch
+from contrastlab.core.distributed import sharded_step, shuffle_batch, unshuffle_batch
 rank, init, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=2)
 x = torch.arange(16.0).view(8, 2) + 100 * rank  # rank r's rows: r*100 + 0..15

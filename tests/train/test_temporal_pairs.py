@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import DataError
 from contrastlab.train.pairs import TemporalPairs, temporal_pairs
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from contrastlab.analysis.covariance import eigenvalue_mapping, misalignment
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = ["haar_orthogonal", "mapping_smoothness", "random_basis_misalignment", "smoothness"]
 

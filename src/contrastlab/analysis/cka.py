@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.analysis.layers import batch_bounds, check_layers, layer_features, run_layers
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images
 
 __all__ = [

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images
 
 __all__ = [

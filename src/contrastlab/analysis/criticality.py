@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = ["DEFAULT_ALPHAS", "DEFAULT_SIGMAS", "ModuleCriticality", "module_criticality"]
 

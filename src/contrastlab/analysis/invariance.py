@@ -23,7 +23,7 @@ import numpy.typing as npt
 from scipy.stats import binom
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Sequence
 import torch
 from torch import Tensor, nn
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images
 
 __all__ = ["batch_bounds", "check_layers", "layer_features", "run_layers"]

@@ -32,7 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_same_width
 from contrastlab.evaluate.linear import linear_probe
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from contrastlab.analysis.invariance import check_ids
 from contrastlab.augment.geometry import rotate_quarters
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images
 from contrastlab.evaluate.features import extract_features
 

@@ -23,8 +23,8 @@ from contrastlab.augment.blur import blur_, blur_kernel_size
 from contrastlab.augment.color import grayscale_, jitter_
 from contrastlab.augment.geometry import resized_crop, rotate_quarters, sample_crop_boxes
 from contrastlab.augment.params import ViewParams
-from contrastlab.errors import ConfigError
-from contrastlab.train.distributed import local_rows
+from contrastlab.core.distributed import local_rows
+from contrastlab.core.errors import ConfigError
 
 __all__ = ["SimCLRAugment", "SimCLRViews", "ViewParams"]
 
@@ -188,7 +188,7 @@ class SimCLRViews:
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Sample params for ``images`` from ``generator`` and apply them.
 
-        In a training step sharded over ranks (`contrastlab.train.distributed.sharded_step`), the
+        In a training step sharded over ranks (`contrastlab.core.distributed.sharded_step`), the
         params of the whole global batch are drawn, identically on every rank, and this rank's
         rows kept: the views of an image do not depend on how many processes share the batch.
         """

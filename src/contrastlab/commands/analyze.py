@@ -1,47 +1,87 @@
 """`contrastlab analyze KIND RUN_DIR_OR_CHECKPOINT ...`: the diagnostics, each writing
-``RUN_DIR/analysis/KIND.json`` and ``RUN_DIR/figures/KIND.png`` (or into ``--out DIR``)."""
+``RUN_DIR/analysis/KIND.json`` and ``RUN_DIR/figures/KIND.png`` (or into ``--out DIR``); the
+library calls: `contrastlab.api.analyze`."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contrastlab.commands.datasets import PreparedData, prepare_data
-from contrastlab.commands.loading import LoadedModel, load_model_from_args
-from contrastlab.commands.outputs import check_out_dir, check_out_file, is_analysis_json
-from contrastlab.errors import ContrastlabError, DataError
-from contrastlab.train.checkpoint import atomic_write_text
+from contrastlab.api.analysis_kinds import ANALYSES
+from contrastlab.commands.args import data_flags, load_model_from_args, written_run
+from contrastlab.core.errors import ContrastlabError
+from contrastlab.train.lock import run_lock
 
-# each KIND is `analyze_KIND(loaded, data, output, args)` in `contrastlab.commands.analyze_KIND`
-ANALYSES = (
-    "suppression",
-    "speed",
-    "covariance",
-    "cka",
-    "invariance",
-    "interpolation",
-    "criticality",
-)
+if TYPE_CHECKING:
+    from contrastlab.api.analyze import AnalysisOutput
+    from contrastlab.api.loading import LoadedModel
 
 
-@dataclass
-class AnalysisOutput:
-    """Where an analysis writes: its JSON and its figures."""
-
-    json: Path
-    figures: Path
-
-    def write(self, figures: dict[str, Any]) -> None:
-        atomic_write_text(self.json, json.dumps(figures, indent=2) + "\n")
+def add_parser(subparsers: Any) -> None:
+    analyze = subparsers.add_parser(
+        "analyze",
+        help="diagnostics: factor suppression, optimisation speed, covariance alignment, ...",
+    )
+    analyze.add_argument("kind", metavar="KIND", help=", ".join(ANALYSES))
+    analyze.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
+    data_flags(analyze)
+    analyze.add_argument(
+        "--out", metavar="DIR", help="write KIND.json and figures here (default: the run directory)"
+    )
+    analyze.add_argument("--no-baseline", action="store_true", help="skip the random-init encoder")
+    analyze.add_argument(
+        "--representation",
+        metavar="NAME",
+        help="which features: backbone (default) or a method's own, e.g. embedding",
+    )
+    analyze.add_argument(
+        "--factors", metavar="A,B", help="suppression: only these factors (default: all)"
+    )
+    analyze.add_argument(
+        "--fraction",
+        type=float,
+        help="speed, interpolation, criticality: fine-tune on this fraction of the labels "
+        "(default: the last of "
+        "eval.finetune_fractions)",
+    )
+    analyze.add_argument(
+        "--target-top1",
+        type=float,
+        help="speed: the top-1 to reach (default: the random-init run's final top-1)",
+    )
+    analyze.add_argument(
+        "--every", type=int, default=1, help="speed: measure the test top-1 every N epochs"
+    )
+    analyze.add_argument(
+        "--other", metavar="RUN", help="cka: compare with this run (default: random init)"
+    )
+    analyze.add_argument(
+        "--layers", metavar="A,B", help="cka: module names (default: the ResNet stages)"
+    )
+    analyze.add_argument(
+        "--kernel", choices=("linear", "rbf"), default="linear", help="cka: the kernel"
+    )
+    analyze.add_argument(
+        "--transforms",
+        metavar="A,B",
+        help="invariance: occlusion, rotation, illumination (default: all three)",
+    )
+    analyze.add_argument(
+        "--images", type=int, default=500, help="invariance: held-out images, one set each"
+    )
+    analyze.add_argument(
+        "--top-k", type=int, default=25, help="invariance: the K most invariant neurons"
+    )
+    analyze.set_defaults(func=run)
 
 
 def output_for(kind: str, args: argparse.Namespace, loaded: LoadedModel) -> AnalysisOutput:
     """``--out DIR`` (DIR/KIND.json, DIR/KIND.png), else the run directory's ``analysis/`` and
     ``figures/``; a bare checkpoint needs ``--out``."""
+    from contrastlab.api.analyze import AnalysisOutput
+    from contrastlab.api.outputs import check_out_dir, check_out_file, is_analysis_json
+
     if args.out:
         out = Path(args.out)
         check_out_dir(out, f"--out {out}")  # not a run's checkpoints/, nor a user's KIND.json
@@ -55,22 +95,15 @@ def output_for(kind: str, args: argparse.Namespace, loaded: LoadedModel) -> Anal
     return AnalysisOutput(loaded.run.path / "analysis" / f"{kind}.json", loaded.run.figures)
 
 
-def labelled_data(loaded: LoadedModel) -> PreparedData:
-    """The recipe's data with a labelled held-out split, or a DataError saying what is missing."""
-    data = prepare_data(loaded.recipe.data, progress=loaded.recipe.train.progress)
-    if data.test is None:
-        raise DataError(f"nothing to analyse on: {data.eval_note} (give labelled --eval-data)")
-    return data
+def run(args: argparse.Namespace) -> int:
+    """Run the analysis KIND on TARGET; say where its JSON went."""
+    from contrastlab.api.analyze import analyze
 
-
-def run_analyze(args: argparse.Namespace) -> int:
     if args.kind not in ANALYSES:
         raise ContrastlabError(f"unknown analysis {args.kind!r}; valid: {', '.join(ANALYSES)}")
-    loaded = load_model_from_args(args)
-    output = output_for(args.kind, args, loaded)
-    module = importlib.import_module(f"contrastlab.commands.analyze_{args.kind}")
-    analysis = getattr(module, f"analyze_{args.kind}")
-    figures: dict[str, Any] = analysis(loaded, labelled_data(loaded), output, args)
-    output.write(figures)
+    with run_lock(written_run(args), "contrastlab analyze"):
+        loaded = load_model_from_args(args)
+        output = output_for(args.kind, args, loaded)
+        analyze(args.kind, loaded, output, args)
     print(f"\nwritten to {output.json}")
     return 0

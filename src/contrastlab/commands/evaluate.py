@@ -1,148 +1,54 @@
-"""`contrastlab eval RUN_DIR_OR_CHECKPOINT`: the evaluation suite on any trained encoder.
-
-`evaluate_run` is the same as a Python function: it returns the figures and, for a run
-directory, merges them into the run's ``metrics.json`` (or writes them to ``out``).
-"""
+"""`contrastlab eval RUN_DIR_OR_CHECKPOINT`: the evaluation suite on any trained encoder (the
+library call: `contrastlab.api.evaluate_run.evaluate_run`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.evaluation import evaluate_with_baseline, method_metrics
-from contrastlab.commands.loading import LoadedModel, load_model
-from contrastlab.commands.outputs import check_out_file, is_eval_json
-from contrastlab.commands.train import overrides_from
-from contrastlab.config.evaluation import PROTOCOLS
-from contrastlab.errors import ConfigError, DataError
-from contrastlab.evaluate.suite import protocol_keys
-from contrastlab.report import results_table
-from contrastlab.train.checkpoint import atomic_write_text
+from contrastlab.commands.args import data_flags, overrides_from, written_run
+from contrastlab.train.lock import run_lock
 
 
-def parse_protocols(values: Sequence[str] | None) -> list[str] | None:
-    """``--protocol knn --protocol linear,retrieval`` or ``all`` -> the names, in suite order."""
-    if not values:
-        return None
-    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
-    if "all" in names:
-        return list(PROTOCOLS)
-    unknown = sorted(names - set(PROTOCOLS))
-    if unknown:
-        raise ConfigError(
-            f"unknown protocol {', '.join(unknown)}; valid: {', '.join(PROTOCOLS)}, all"
-        )
-    return [name for name in PROTOCOLS if name in names]
-
-
-def evaluate_run(
-    target: str | Path,
-    *,
-    protocols: Sequence[str] | None = None,
-    overrides: Sequence[tuple[str, Any]] = (),
-    baseline: bool = True,
-    out: str | Path | None = None,
-) -> dict[str, Any]:
-    """Evaluate a run directory or checkpoint; return the figures (``metrics.json``'s keys).
-
-    ``protocols``: any of knn, linear, retrieval, clustering, finetune (default: the recipe's
-    ``eval.protocols``); ``overrides``: recipe keys, e.g. ``[("data.source", "digits"),
-    ("eval.knn_k", 20)]``; ``baseline``: also evaluate the random-init twin. The figures are
-    written to ``out`` when given, else merged into a run directory's ``metrics.json``.
-    """
-    path = checked_out(Path(out) if out else None)
-    loaded = load_model(target, with_protocols(list(overrides), protocols))
-    return _evaluate(loaded, baseline, path)
-
-
-def checked_out(out: Path | None) -> Path | None:
-    """``out``, refused before any work when it would replace a file eval did not write (a
-    checkpoint, a run's training metrics.json, a user's file); see commands/outputs.py."""
-    if out is not None:
-        mine = "figures written by `contrastlab eval --out`"
-        check_out_file(out, f"--out {out}", is_eval_json, mine)
-    return out
-
-
-def with_protocols(
-    overrides: list[tuple[str, Any]], protocols: Sequence[str] | None
-) -> list[tuple[str, Any]]:
-    """``overrides`` plus ``eval.protocols`` when protocols are named (see `parse_protocols`)."""
-    if protocols is None:
-        return overrides
-    return [*overrides, ("eval.protocols", parse_protocols(protocols) or [])]
-
-
-def _evaluate(loaded: LoadedModel, baseline: bool, out: Path | None) -> dict[str, Any]:
-    recipe, device = loaded.recipe, loaded.device
-    data = prepare_data(recipe.data, progress=recipe.train.progress)
-    if data.test is None:
-        raise DataError(
-            f"nothing to evaluate on: {data.eval_note} (give labelled --data and --eval-data)"
-        )
-    random = loaded.random_twin() if baseline else None
-    random_encoder = None if random is None else loaded.representation(random)
-    run = loaded.run if out is None else None  # figures and tables go into the run directory
-    figures = run.figures if run is not None else None
-    tables = run.path if run is not None else None
-    metrics: dict[str, Any] = {
-        "checkpoint": str(loaded.checkpoint),
-        "epochs": loaded.epoch,
-        "data": recipe.data.source,
-        "eval_data": data.eval_note,
-        "representation": recipe.eval.representation,
-    }
-    metrics.update(
-        evaluate_with_baseline(
-            recipe,
-            loaded.representation(),
-            random_encoder,
-            data,
-            device,
-            figures=figures,
-            tables=tables,
-        )
+def add_parser(subparsers: Any) -> None:
+    evaluate = subparsers.add_parser(
+        "eval",
+        help="kNN, linear probe, retrieval, clustering, few-label fine-tuning vs random init",
     )
-    metrics.update(method_metrics(recipe, loaded.method, random, data, device))
-    for params in metrics["protocols"].values():  # what each protocol's figures were measured on
-        params.update(
-            data=recipe.data.source, eval_data=data.eval_note, checkpoint_epoch=loaded.epoch
-        )
-    if out is not None:
-        atomic_write_text(out, json.dumps(metrics, indent=2) + "\n")
-    elif loaded.run is not None:
-        _merge_into(loaded.run.metrics_json, metrics)
-    return metrics
+    evaluate.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
+    data_flags(evaluate)
+    evaluate.add_argument(
+        "--protocol",
+        action="append",
+        metavar="NAME",
+        help="knn, linear, retrieval, clustering, finetune or all; repeat or comma-separate "
+        "(default: the recipe's eval.protocols: all but finetune)",
+    )
+    evaluate.add_argument(
+        "--out", help="write the figures as JSON here (default: merged into RUN_DIR/metrics.json)"
+    )
+    evaluate.add_argument(
+        "--no-baseline", action="store_true", help="skip the random-init baseline"
+    )
+    evaluate.add_argument(
+        "--representation",
+        metavar="NAME",
+        help="which features to evaluate: backbone (default) or a method's own, e.g. looc++",
+    )
+    evaluate.set_defaults(func=run)
 
 
-def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
-    """Update ``path`` (a run's metrics.json) with ``metrics``: every earlier figure of the
-    protocols run now is removed (random-init ones included, so a ``--no-baseline`` evaluation
-    leaves no stale twin), the other protocols' figures stay, and so do the training figures;
-    ``protocols`` entries are merged the same way."""
-    merged: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            merged = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise DataError(f"{path} is not valid JSON; move it aside and evaluate again") from None
-    protocols = {**merged.get("protocols", {}), **metrics["protocols"]}
-    for name in metrics["protocols"]:  # no stale figure of a protocol run now survives
-        for key in protocol_keys(name, list(merged)):
-            del merged[key]
-    merged.update(metrics)
-    merged["protocols"] = protocols
-    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+def run(args: argparse.Namespace) -> int:
+    """Evaluate TARGET, print the results table, say where the figures went."""
+    from contrastlab.api.evaluate_run import checked_out, evaluate_loaded, with_protocols
+    from contrastlab.api.loading import load_model
+    from contrastlab.report import results_table
 
-
-def run_eval(args: argparse.Namespace) -> int:
-    out = checked_out(Path(args.out) if args.out else None)
-    loaded = load_model(args.target, with_protocols(overrides_from(args), args.protocol))
-    metrics = _evaluate(loaded, not args.no_baseline, out)
+    with run_lock(written_run(args), "contrastlab eval"):
+        out = checked_out(Path(args.out) if args.out else None)
+        loaded = load_model(args.target, with_protocols(overrides_from(args), args.protocol))
+        metrics = evaluate_loaded(loaded, not args.no_baseline, out)
     print(
         f"{loaded.checkpoint} (epoch {loaded.epoch}), held-out data: {metrics['eval_data']} "
         f"({metrics['n_test']} images)\n"

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from contrastlab.config import DEFAULT_RECIPE, build_recipe, list_recipes, read_yaml
+
+def add_parser(subparsers: Any) -> None:
+    recipes = subparsers.add_parser("recipes", help="list the bundled recipes")
+    recipes.set_defaults(func=run)
 
 
-def run_recipes(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """One line per bundled recipe: its name, summary and GPU recipe."""
+    from contrastlab.config import DEFAULT_RECIPE, build_recipe, list_recipes, read_yaml
+
     paths = list_recipes()
     width = max((len(p.stem) for p in paths), default=0)
     for path in paths:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from contrastlab.config.checks import check
+from contrastlab.core.checks import check
 
 Protocol = Literal["knn", "linear", "retrieval", "clustering", "finetune"]
 PROTOCOLS: tuple[str, ...] = ("knn", "linear", "retrieval", "clustering", "finetune")

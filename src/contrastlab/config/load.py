@@ -16,23 +16,16 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from contrastlab.config.checks import did_you_mean
 from contrastlab.config.recipe_yaml import load_yaml, read_recipe_text
 from contrastlab.config.schema import Recipe
-from contrastlab.errors import ConfigError
+from contrastlab.core.checks import did_you_mean
+from contrastlab.core.errors import ConfigError
+from contrastlab.core.method_registry import METHODS
 
 T = TypeVar("T")
-DEFAULT_RECIPE = "simclr_resnet18w0.125_shapes_16e"
-METHOD_RECIPES = {  # `contrastlab train METHOD` -> the method's CPU recipe
-    "simclr": DEFAULT_RECIPE,
-    "moco": "moco_resnet18w0.125_shapes_16e",
-    "supcon": "supcon_resnet18w0.125_shapes_16e",
-    "ce": "ce_resnet18w0.125_shapes_16e",
-    "iic": "iic_resnet18w0.125_digits_200e",
-    "clae": "clae_resnet18w0.125_shapes_16e",
-    "looc": "looc_resnet18w0.125_digits_100e",
-    "temporal": "temporal_resnet18w0.125_sequences_16e",
-}
+DEFAULT_RECIPE = METHODS["simclr"].cpu_recipe
+# `contrastlab train METHOD` -> the method's CPU recipe
+METHOD_RECIPES = {name: method.cpu_recipe for name, method in METHODS.items()}
 
 
 def recipes_dir() -> Path:

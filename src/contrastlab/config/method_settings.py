@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from contrastlab.config.checks import check as _check
+from contrastlab.core.checks import check as _check
+from contrastlab.core.checks import did_you_mean
+from contrastlab.core.errors import ConfigError
+from contrastlab.core.method_registry import METHODS as REGISTRY
+from contrastlab.core.method_registry import MethodEntry
 
 # Upper bounds on the settings that size a tensor or multiply the batch: generous (10-1000x the
 # papers' values), there so that a typo is refused in one line instead of exhausting memory.
@@ -165,8 +169,8 @@ class SimclrConfig:
         return self.loss in ("logsumexp", "swd_hypersphere")
 
 
-METHODS = ("simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal")
-MethodName = Literal["simclr", "moco", "supcon", "ce", "iic", "clae", "looc", "temporal"]
+METHODS = tuple(REGISTRY)  # the registered methods (`contrastlab.core.method_registry`)
+MethodName = str  # one of METHODS
 
 
 @dataclass
@@ -184,7 +188,25 @@ class MethodConfig:
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     simclr: SimclrConfig = field(default_factory=SimclrConfig)  # simclr's loss (clae: nt_xent)
 
+    @property
+    def facts(self) -> MethodEntry:
+        """This method's registry entry."""
+        return REGISTRY[self.name]
+
+    @property
+    def queue(self) -> bool:
+        """Whether it keeps a MoCo queue (a wrapping method, CLAE, as the method it wraps)."""
+        if self.facts.wraps is None:
+            return self.facts.queue
+        section, key = self.facts.wraps.split(".")
+        return REGISTRY[getattr(getattr(self, section), key)].queue
+
     def validate(self) -> None:
+        if self.name not in REGISTRY:
+            hint = did_you_mean(str(self.name), list(REGISTRY))
+            raise ConfigError(
+                f"method.name must be one of {', '.join(REGISTRY)}; got {self.name!r}{hint}"
+            )
         _check(self.temperature > 0, "method.temperature", "> 0", self.temperature)
         k = self.classes
         ok = k is None or 2 <= k <= MAX_CLASSES
@@ -196,8 +218,9 @@ class MethodConfig:
         self.looc.validate()
         self.temporal.validate()
         self.simclr.validate()
-        loss = self.simclr.loss
-        ok = self.name != "clae" or loss == "nt_xent"
-        _check(ok, "method.simclr.loss", "nt_xent with method clae (its attack is NT-Xent)", loss)
-        used = self.name in ("simclr", "clae") or self.simclr == SimclrConfig()
+        loss, allowed = self.simclr.loss, self.facts.simclr_losses
+        ok = allowed is None or loss in allowed
+        rule = f"{' or '.join(allowed or ())} with method {self.name}"
+        _check(ok, "method.simclr.loss", rule, loss)
+        used = "simclr" in self.facts.sections or self.simclr == SimclrConfig()
         _check(used, "method.simclr", f"left at its defaults with method {self.name}", self.simclr)

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import yaml
 from yaml.nodes import Node
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 MAX_RECIPE_BYTES = 1 << 20  # bundled recipes are about 2 KB; a 1 MiB recipe is a mistake
 MAX_DEPTH = 32  # recipes nest four levels (method.moco.queue_size, lists of lists at most)

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contrastlab.augment import SimCLRAugment
-from contrastlab.config.checks import check as _check
-from contrastlab.config.checks import check_finite, check_int64
 from contrastlab.config.evaluation import EvalConfig
 from contrastlab.config.method_settings import (
     LOOC_AUGMENTATIONS,
@@ -28,6 +26,8 @@ from contrastlab.config.method_settings import (
     SupConConfig,
     TemporalConfig,
 )
+from contrastlab.core.checks import check as _check
+from contrastlab.core.checks import check_finite, check_int64
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -236,12 +236,11 @@ class Recipe:
         self.eval.validate()
         check_int64(self)  # last: the range checks above name tighter bounds where there are
         method = self.method
-        if method.name == "looc":
-            _check(not method.moco.symmetric, "method.moco.symmetric", "false for looc", True)
+        if method.moco.symmetric and not method.facts.symmetric_queue:
+            _check(False, "method.moco.symmetric", f"false for {method.name}", True)
+        if "looc" in method.facts.sections:
             _check_looc_augmentations(method.looc, self.augment)
-        if method.name in ("moco", "looc", "temporal") or (
-            method.name == "clae" and method.clae.base == "moco"
-        ):
+        if method.queue:
             _check_moco_batch(method.moco, self.train.batch_size)
 
 

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import choice_option, resolve_options
 from contrastlab.data.safe_pickle import UnsafePickleError, load_data_pickle
 from contrastlab.data.source import SourceSplits
-from contrastlab.errors import DataError
 
 SIDE = 32
 ROW_BYTES = 3 * SIDE * SIDE

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from contrastlab.errors import DataError
-from contrastlab.train.checkpoint import atomic_write
+from contrastlab.core.atomic import atomic_write
+from contrastlab.core.errors import DataError
 
 __all__ = ["ClassSets", "class_sets", "save_npz"]
 

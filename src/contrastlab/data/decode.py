@@ -26,8 +26,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.limits import MIN_SIDE, check_sides
-from contrastlab.errors import DataError
 
 __all__ = ["MIN_SIDE", "decode_image", "to_rgb"]
 

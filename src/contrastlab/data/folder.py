@@ -18,11 +18,11 @@ from typing import Any
 
 from PIL import Image
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.decode import decode_image
 from contrastlab.data.layout import arrange
 from contrastlab.data.options import choice_option, resolve_options
 from contrastlab.data.source import Sample, SourceSplits
-from contrastlab.errors import DataError
 
 # One image file: (relative path components, name used in messages, bytes or None to read the file)
 ImageFile = tuple[tuple[str, ...], str, bytes | None]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.folder import ImageFile, ImageFilesSource
 from contrastlab.data.source import SourceSplits
-from contrastlab.errors import DataError
 
 FRAME_LAYOUTS = "expected sequence/frame files (unlabelled) or class/sequence/frame (labelled)"
 

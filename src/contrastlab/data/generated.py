@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import limits
 from contrastlab.data.options import int_option, resolve_options
-from contrastlab.errors import DataError
 
 DIGITS_IMAGES = 1797  # scikit-learn's digits, all splits
 RENDERED_CHANNELS = 3  # shapes and sequences render colour images, whatever data.channels is

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.limits import check_fits
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import resolve_options
 from contrastlab.data.source import SourceSplits
-from contrastlab.errors import DataError
 
 UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from contrastlab.errors import DataError
+from contrastlab.core.errors import DataError
 
 SPLIT_NAMES: frozenset[str] = frozenset({"train", "test", "val"})
 LAYOUTS = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from contrastlab.errors import DataError
+from contrastlab.core.errors import DataError
 
 __all__ = ["MIN_SIDE", "check_fits", "check_sides", "memory_bytes"]
 

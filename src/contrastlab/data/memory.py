@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.limits import check_sides
 from contrastlab.data.source import Sample
-from contrastlab.errors import DataError
 
 
 class ArraySource:

@@ -28,11 +28,11 @@ from typing import IO, Any
 
 import numpy as np
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.limits import check_fits
 from contrastlab.data.memory import ArraySource, numbered_classes
 from contrastlab.data.options import resolve_options
 from contrastlab.data.source import SourceSplits
-from contrastlab.errors import DataError
 
 _CHANNELS = (1, 3)
 _KEYS = ("images", "labels", "classes", "groups")

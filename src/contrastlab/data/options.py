@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-from contrastlab.errors import DataError
+from contrastlab.core.errors import DataError
 
 
 def resolve_options(

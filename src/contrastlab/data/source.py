@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from contrastlab.errors import DataError
+from contrastlab.core.errors import DataError
 
 BUILTIN_SOURCES: tuple[str, ...] = ("shapes", "digits", "sequences")
 

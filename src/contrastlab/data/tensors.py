@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as tvf
 from tqdm import tqdm
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.source import ImageSource
-from contrastlab.errors import DataError
 
 BATCH_SIZE = 256
 

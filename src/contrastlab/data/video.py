@@ -19,10 +19,10 @@ import torch
 import torchvision
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.memory import ArraySource
 from contrastlab.data.options import int_option, resolve_options
 from contrastlab.data.source import Sample, SourceSplits
-from contrastlab.errors import DataError
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 DEFAULTS: dict[str, Any] = {"stride": 1, "max_frames": 0, "short_side": 128}

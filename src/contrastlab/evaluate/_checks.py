@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = ["check_features", "check_images", "check_labels", "check_same_width"]
 

@@ -16,7 +16,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 
 def hungarian_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:

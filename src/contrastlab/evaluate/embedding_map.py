@@ -18,12 +18,12 @@ import matplotlib
 import numpy as np
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 __all__ = ["MAP_METHODS", "map_2d", "plot_map", "resolve_map_method", "umap_available"]
 

@@ -25,8 +25,8 @@ from typing import IO, Any, Literal
 import numpy as np
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError, DataError
-from contrastlab.train.checkpoint import atomic_write
+from contrastlab.core.atomic import atomic_write
+from contrastlab.core.errors import ContrastlabError, DataError
 
 __all__ = ["FORMATS", "embeddings_format", "load_embeddings", "save_embeddings"]
 

@@ -33,12 +33,12 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from contrastlab.augment.geometry import random_crop_flip
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
 from contrastlab.evaluate.features import extract_features
 from contrastlab.evaluate.linear import top_k_accuracy
 from contrastlab.models.encoder import use_channels_last
-from contrastlab.train.optim import warmup_cosine
+from contrastlab.optim.optimizers import warmup_cosine
 
 __all__ = ["FinetuneResult", "finetune", "labelled_subset"]
 

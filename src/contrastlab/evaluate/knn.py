@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels, check_same_width
 from contrastlab.evaluate.neighbours import nearest_neighbours
 

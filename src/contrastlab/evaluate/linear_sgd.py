@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels, check_same_width
 from contrastlab.evaluate.linear import LinearProbeResult, top_k_accuracy
 

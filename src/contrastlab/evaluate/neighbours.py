@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = ["Backend", "faiss_available", "nearest_neighbours", "resolve_backend"]
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.config.evaluation import EvalConfig
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
 from contrastlab.evaluate.suite import EvalData, SuiteOptions, run_protocols
 

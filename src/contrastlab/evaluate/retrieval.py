@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels
 from contrastlab.evaluate.neighbours import nearest_neighbours, resolve_backend
 
@@ -219,7 +219,7 @@ def top_k_indices(
 
     With ``exclude_self`` the queries are the gallery and none is its own neighbour. ``k`` must
     be in [1, number of candidates]. For pictures such as
-    :func:`contrastlab.report.retrieval_grid.retrieval_grid`.
+    :func:`contrastlab.evaluate.retrieval_grid.retrieval_grid`.
     """
     queries = check_features(query_features, split="query")
     gallery = check_features(gallery_features, split="gallery")

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from contrastlab.augment.geometry import random_crop_flip
 from contrastlab.config.evaluation import EvalConfig
+from contrastlab.core.atomic import atomic_write_text
 from contrastlab.evaluate.clustering import cluster_scores, kmeans_clusters
 from contrastlab.evaluate.features import extract_features
 from contrastlab.evaluate.finetune import FinetuneResult, finetune
@@ -34,7 +35,6 @@ from contrastlab.evaluate.retrieval import (
     retrieval_metrics,
     top_k_indices,
 )
-from contrastlab.train.checkpoint import atomic_write_text
 
 __all__ = [
     "EvalData",
@@ -290,7 +290,7 @@ def _retrieval(
     )
     if options.figures is not None and config.retrieval_grid_queries > 0:
         # imported here: the figure module uses this package's input checks
-        from contrastlab.report.retrieval_grid import retrieval_grid
+        from contrastlab.evaluate.retrieval_grid import retrieval_grid
 
         n = min(config.retrieval_grid_queries, len(data.test_labels))
         queries = pick_queries(data.test_labels.numpy(), n, options.seed)

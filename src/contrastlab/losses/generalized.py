@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from contrastlab.core.distributed import gather_with_grad, rank_and_world
 from contrastlab.losses._contrast import check_temperature
 from contrastlab.losses._precision import float32_loss, upcast
-from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 Distribution = Literal["logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube"]
 DISTRIBUTIONS = ("logsumexp", "swd_normal", "swd_hypersphere", "swd_hypercube")

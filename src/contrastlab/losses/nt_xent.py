@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from contrastlab.core.distributed import gather_with_grad, rank_and_world
 from contrastlab.losses._contrast import check_chunk_size, check_temperature, contrast_losses
 from contrastlab.losses._precision import float32_loss, upcast
-from contrastlab.train.distributed import gather_with_grad, rank_and_world
 
 
 @float32_loss

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from contrastlab.core.distributed import gather_no_grad, gather_with_grad, rank_and_world
 from contrastlab.losses._contrast import check_chunk_size, check_temperature
 from contrastlab.losses._precision import float32_loss, upcast
-from contrastlab.train.distributed import gather_no_grad, gather_with_grad, rank_and_world
 
 Variant = Literal["out", "in"]
 AnchorMode = Literal["all", "one"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.models.heads import HeadFeatures
 
 Batch = dict[str, torch.Tensor]  # "image": uint8 (B, C, H, W) on the device; "label": int64 (B,)

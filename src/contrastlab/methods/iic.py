@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import IICConfig, Recipe
+from contrastlab.core.distributed import across_ranks, gather_with_grad
 from contrastlab.evaluate.clustering import cluster_scores, hungarian_accuracy
 from contrastlab.evaluate.features import extract_features
 from contrastlab.losses import iic_loss
@@ -29,7 +30,6 @@ from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_views, method_classes
 from contrastlab.models import build_encoder
 from contrastlab.models.encoder import Encoder
-from contrastlab.train.distributed import across_ranks, gather_with_grad
 
 LOSS_EMA = 0.9  # weight of the past in the per-sub-head training-loss average
 

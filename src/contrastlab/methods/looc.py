@@ -25,6 +25,12 @@ from torch import Tensor, nn
 from contrastlab.augment import SimCLRViews
 from contrastlab.augment.leave_one_out import leave_one_out_params
 from contrastlab.config.schema import MocoConfig, Recipe
+from contrastlab.core.distributed import (
+    gather_no_grad,
+    local_rows,
+    shuffle_batch,
+    unshuffle_batch,
+)
 from contrastlab.losses import looc_nce
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.moco import momentum_update_
@@ -32,12 +38,6 @@ from contrastlab.methods.parts import build_encoder_and_head, build_head, build_
 from contrastlab.models.encoder import Encoder
 from contrastlab.models.heads import HeadFeatures
 from contrastlab.models.split_bn import convert_split_bn
-from contrastlab.train.distributed import (
-    gather_no_grad,
-    local_rows,
-    shuffle_batch,
-    unshuffle_batch,
-)
 
 
 class LOOC(nn.Module):

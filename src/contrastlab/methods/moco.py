@@ -24,13 +24,13 @@ from torch import Tensor, nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import MocoConfig, Recipe
-from contrastlab.errors import ConfigError
+from contrastlab.core.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
+from contrastlab.core.errors import ConfigError
 from contrastlab.losses import info_nce
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views
 from contrastlab.models.encoder import Encoder
 from contrastlab.models.split_bn import convert_split_bn
-from contrastlab.train.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
 
 if TYPE_CHECKING:
     from contrastlab.methods.clae import AdversarialViews

@@ -7,8 +7,8 @@ from torch import nn
 
 from contrastlab.augment import SimCLRViews, ViewParams
 from contrastlab.config.schema import Recipe
+from contrastlab.core.errors import ConfigError
 from contrastlab.data.probes.randbit import RandBitViews
-from contrastlab.errors import ConfigError
 from contrastlab.models import build_encoder, projection_mlp
 from contrastlab.models.encoder import Encoder
 

@@ -14,11 +14,11 @@ from torch import nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import Recipe, SimclrConfig
+from contrastlab.core.distributed import across_ranks
 from contrastlab.losses import generalized_contrastive, nt_xent
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views, pair_metrics
 from contrastlab.models.encoder import Encoder
-from contrastlab.train.distributed import across_ranks
 
 if TYPE_CHECKING:
     from contrastlab.methods.clae import AdversarialViews

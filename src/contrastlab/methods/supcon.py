@@ -14,6 +14,7 @@ from torch import nn
 
 from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import Recipe, SupConConfig
+from contrastlab.core.distributed import across_ranks
 from contrastlab.losses import supcon
 from contrastlab.methods.base import Batch, StepOutput
 from contrastlab.methods.parts import (
@@ -24,7 +25,6 @@ from contrastlab.methods.parts import (
     require_labels,
 )
 from contrastlab.models.encoder import Encoder
-from contrastlab.train.distributed import across_ranks
 
 
 class SupCon(nn.Module):

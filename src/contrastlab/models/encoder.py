@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from contrastlab.config.schema import DataConfig, ModelConfig
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.models.resnet import build_resnet
 from contrastlab.models.sobel import Sobel
 

@@ -3,7 +3,7 @@
 ``torch.nn.SyncBatchNorm`` is PyTorch's answer on GPUs, but it refuses CPU tensors (so it cannot
 run under the gloo backend, where our parity tests run) and it synchronises whenever a process
 group exists, which would hang an evaluation that rank 0 runs alone. This one pools only inside
-`contrastlab.train.distributed.sharded_step` and works on any device and backend: each rank's
+`contrastlab.core.distributed.sharded_step` and works on any device and backend: each rank's
 per-channel count, mean and biased variance are gathered (with gradient) and combined exactly
 (Chan et al.'s parallel formula), so a batch split over W ranks is normalised as one batch.
 Outside a sharded step, in eval mode, or in one process it is ``F.batch_norm``, i.e. exactly
@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from contrastlab.core.distributed import across_ranks, gather_with_grad
 from contrastlab.models.split_bn import SplitBatchNorm
-from contrastlab.train.distributed import across_ranks, gather_with_grad
 
 __all__ = ["SyncBatchNorm", "convert_sync_bn"]
 

@@ -1,6 +1,6 @@
 """Reports and figures."""
 
-from contrastlab.report.figures import loss_curve
+from contrastlab.core.figures import loss_curve
 from contrastlab.report.results_table import results_table
 from contrastlab.report.run_report import write_report
 

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from contrastlab.errors import ContrastlabError
-from contrastlab.report.figures import save_figure
+from contrastlab.core.errors import ContrastlabError
+from contrastlab.core.figures import save_figure
 
 __all__ = ["epoch_curves", "mapping_curves", "paired_curves"]
 

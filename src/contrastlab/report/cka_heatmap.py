@@ -15,12 +15,12 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 __all__ = ["ANNOTATE_MAX_CELLS", "cka_heatmap"]
 

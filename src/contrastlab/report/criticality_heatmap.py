@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from contrastlab.analysis.criticality import ModuleCriticality
-from contrastlab.errors import ContrastlabError
-from contrastlab.report.figures import save_figure
+from contrastlab.core.errors import ContrastlabError
+from contrastlab.core.figures import save_figure
 
 __all__ = ["criticality_heatmap"]
 

@@ -18,8 +18,8 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.errors import ContrastlabError
-from contrastlab.report.figures import save_figure
+from contrastlab.core.errors import ContrastlabError
+from contrastlab.core.figures import save_figure
 
 __all__ = ["eigenvalue_mapping_plot"]
 

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 __all__ = ["grouped_bars"]
 

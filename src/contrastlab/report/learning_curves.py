@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 
 def learning_curves(

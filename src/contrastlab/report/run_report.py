@@ -7,9 +7,9 @@ from typing import Any
 
 from contrastlab.config.load import dump_recipe
 from contrastlab.config.schema import Recipe
-from contrastlab.report.figures import loss_curve
+from contrastlab.core.atomic import atomic_write_text
+from contrastlab.core.figures import loss_curve
 from contrastlab.report.results_table import results_table
-from contrastlab.train.checkpoint import atomic_write_text
 from contrastlab.train.rundir import RunDir
 
 

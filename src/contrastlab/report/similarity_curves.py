@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 
 def similarity_curves(

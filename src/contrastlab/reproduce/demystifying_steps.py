@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contrastlab.commands.datasets import prepare_data
+from contrastlab.api.data import prepare_data
 from contrastlab.config import load_recipe
 from contrastlab.data.class_sets import class_sets, save_npz
 from contrastlab.reproduce.common import QUICK_EVAL, shared_data

@@ -16,9 +16,9 @@ import math
 from typing import Any
 
 from contrastlab.config import load_recipe
-from contrastlab.report.reproduction_figures import seed_bars
 from contrastlab.reproduce.common import TINY_MODEL, fmt, shared_data
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.reproduction_figures import seed_bars
 from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
 
 OVERCLUSTERING = Claim(
@@ -104,7 +104,7 @@ def _kmeans(ctx: Context, name: str, recipe: str, settings: dict[str, Any]) -> l
     (the recipe's held-out split at its size), one value per k-means seed."""
 
     def compute() -> dict[str, Any]:
-        from contrastlab.commands.datasets import prepare_data
+        from contrastlab.api.data import prepare_data
         from contrastlab.evaluate.clustering import kmeans_accuracy
 
         config = load_recipe(recipe, list(settings.items()))

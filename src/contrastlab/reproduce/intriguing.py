@@ -14,7 +14,6 @@ import csv
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from contrastlab.report.reproduction_figures import seed_bars, sweep_curves
 from contrastlab.reproduce.common import fmt, train_seeds
 from contrastlab.reproduce.intriguing_scales import (
     SCALES,
@@ -23,6 +22,7 @@ from contrastlab.reproduce.intriguing_scales import (
     run_metrics,
 )
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.reproduction_figures import seed_bars, sweep_curves
 from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
 
 RANDBIT = Claim(

@@ -15,9 +15,9 @@ import math
 from typing import Any
 
 from contrastlab.report.grouped_bars import grouped_bars
-from contrastlab.report.reproduction_figures import seed_bars
 from contrastlab.reproduce.common import TINY_MODEL, shared_data
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.reproduction_figures import seed_bars
 from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
 from contrastlab.reproduce.workspace import set_flags
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce.verdict import Finding
 from contrastlab.reproduce.workspace import Workspace
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.atomic import atomic_write_bytes, atomic_write_text
+from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce.numbers import NUMBERS_FILE
-from contrastlab.train.checkpoint import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from contrastlab.reproduce.runner import Reproduction

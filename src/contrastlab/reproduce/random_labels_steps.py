@@ -10,16 +10,16 @@ from typing import Any
 
 import torch
 
-from contrastlab.analysis.aligned_start import early_training
 from contrastlab.analysis.alignment_controls import mapping_smoothness, random_basis_misalignment
 from contrastlab.analysis.covariance import (
     input_patch_covariance,
     interpolated_mapping,
     weight_covariance,
 )
-from contrastlab.commands.analyze_covariance import first_conv
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.loading import load_model
+from contrastlab.api.aligned_start import early_training
+from contrastlab.api.analyze_covariance import first_conv
+from contrastlab.api.data import prepare_data
+from contrastlab.api.loading import load_model
 from contrastlab.config import load_recipe
 from contrastlab.report.alignment_figures import epoch_curves, mapping_curves, paired_curves
 from contrastlab.reproduce.paper import Context
@@ -134,7 +134,7 @@ def early_runs(
                 )
 
             command = (
-                f"(in-process) contrastlab.analysis.aligned_start.early_training: {recipe}, "
+                f"(in-process) contrastlab.api.aligned_start.early_training: {recipe}, "
                 f"train.seed={seed}, {epochs} epoch(s), first layer {stem} -> runs/{name}"
             )
             out[stem].append(ctx.workspace.cached(name, train, command=command))

@@ -13,14 +13,14 @@ from typing import Any
 import torch
 
 from contrastlab import __version__
-from contrastlab.errors import ConfigError
-from contrastlab.report.reproduction_report import reproduction_report
+from contrastlab.core.atomic import atomic_write_text
+from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce.numbers import numbers
 from contrastlab.reproduce.paper import SCALES, Context, Paper, load_paper
 from contrastlab.reproduce.publish import publish
+from contrastlab.reproduce.reproduction_report import reproduction_report
 from contrastlab.reproduce.verdict import Finding, paper_verdict
 from contrastlab.reproduce.workspace import Workspace
-from contrastlab.train.checkpoint import atomic_write_text
 
 __all__ = ["Reproduction", "publish", "reproduce", "tiny_numbers"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contrastlab.report.reproduction_figures import seed_bars
 from contrastlab.reproduce.common import TINY_SHAPES, fmt, shared_data, train_seeds
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.reproduction_figures import seed_bars
 from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
 
 RANKING = Claim(

@@ -14,12 +14,12 @@ from torch import nn
 
 from contrastlab.analysis.cka import cka_matrix
 from contrastlab.analysis.parameter_distance import parameter_distance, parameters_of
-from contrastlab.commands.analyze import labelled_data
-from contrastlab.commands.analyze_cka import default_layers
-from contrastlab.commands.loading import load_model
-from contrastlab.commands.transfer_models import fine_tuned, random_encoder
+from contrastlab.api.analyze import labelled_data
+from contrastlab.api.analyze_cka import default_layers
+from contrastlab.api.loading import load_model
+from contrastlab.api.transfer_models import fine_tuned, random_encoder
 from contrastlab.report.cka_heatmap import cka_heatmap
-from contrastlab.report.reproduction_figures import sweep_curves
+from contrastlab.reproduce.reproduction_figures import sweep_curves
 
 __all__ = [
     "concordance",

@@ -30,8 +30,9 @@ from typing import Any
 
 import yaml
 
-from contrastlab.errors import ContrastlabError
-from contrastlab.train.checkpoint import atomic_write_text
+from contrastlab.commands import run_command
+from contrastlab.core.atomic import atomic_write_text
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = ["Step", "Workspace", "set_flags"]
 
@@ -84,15 +85,22 @@ class Workspace:
         print(f"[reproduce] {message}", file=sys.stderr, flush=True)
 
     def _cli(self, argv: Sequence[str]) -> None:
-        from contrastlab.cli import main
-
+        """Run the command line ``contrastlab ARGV`` in this process, its output in log.txt."""
         self.root.mkdir(parents=True, exist_ok=True)
+        line = f"contrastlab {shlex.join(argv)}"
         with (self.root / "log.txt").open("a") as log, contextlib.redirect_stdout(log):
-            print(f"$ contrastlab {shlex.join(argv)}", flush=True)
-            code = main(list(argv))
+            print(f"$ {line}", flush=True)
+            try:
+                code = run_command(list(argv))
+            except (ContrastlabError, OSError) as exc:
+                what = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) else exc
+                raise ContrastlabError(
+                    f"step failed: {line}: {what}; fix it and rerun the same reproduce command "
+                    f"to continue from {self.root}"
+                ) from None
         if code != 0:
             raise ContrastlabError(
-                f"step failed (exit {code}): contrastlab {shlex.join(argv)}; fix it and rerun "
+                f"step failed (exit {code}): {line}; fix it and rerun "
                 f"the same reproduce command to continue from {self.root}"
             )
 

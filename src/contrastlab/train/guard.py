@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 
 __all__ = [
     "NonFiniteError",

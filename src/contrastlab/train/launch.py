@@ -16,7 +16,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 __all__ = ["Launch", "barrier", "from_environment", "join", "leave"]
 

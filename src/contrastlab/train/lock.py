@@ -19,7 +19,7 @@ import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 __all__ = ["LOCK_NAME", "RunLock", "run_lock"]
 

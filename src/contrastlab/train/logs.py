@@ -7,7 +7,7 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from contrastlab.train.checkpoint import atomic_write_text
+from contrastlab.core.atomic import atomic_write_text
 
 
 def write_metrics_csv(path: Path, rows: Sequence[Mapping[str, float | int]]) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import DataError
 
 SEQUENCE_KEYS = ("sequence", "frame")
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from contrastlab.errors import CheckpointError, ConfigError
+from contrastlab.core.errors import CheckpointError, ConfigError
 from contrastlab.train.lock import LOCK_NAME, RunLock
 
 # the files written into a run directory by `atomic_write` (via a temporary `.NAME.XXXXXXXX.tmp`

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from contrastlab.core.errors import CheckpointError, ConfigError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import CheckpointError, ConfigError
 
 __all__ = ["check_batch_size", "check_position", "epoch_order", "local_batch_size"]
 

@@ -32,12 +32,13 @@ from tqdm import tqdm
 
 from contrastlab.config.load import recipe_to_dict
 from contrastlab.config.schema import Recipe
+from contrastlab.core.distributed import rank_and_world, sharded_step
+from contrastlab.core.errors import CheckpointError, ConfigError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import CheckpointError, ConfigError
 from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.models.sync_bn import convert_sync_bn
+from contrastlab.optim.optimizers import build_optimizer, build_scheduler
 from contrastlab.train.checkpoint import load_weights, require_entries, save_checkpoint
-from contrastlab.train.distributed import rank_and_world, sharded_step
 from contrastlab.train.guard import (
     NonFiniteError,
     first_nonfinite,
@@ -46,7 +47,6 @@ from contrastlab.train.guard import (
     restore_forward_state,
 )
 from contrastlab.train.logs import write_metrics_csv
-from contrastlab.train.optim import build_optimizer, build_scheduler
 from contrastlab.train.pairs import TemporalPairs
 from contrastlab.train.rng import capture_rng, restore_rng, seed_host_rng
 from contrastlab.train.rundir import RunDir
@@ -137,7 +137,7 @@ class Trainer:
         method.to(device)
         if channels_last_allowed(train.channels_last, device):
             use_channels_last(method)
-        self.model = wrap_ddp(method, device, find_unused=recipe.method.name == "iic")
+        self.model = wrap_ddp(method, device, find_unused=recipe.method.facts.unused_parameters)
         self.optimizer = build_optimizer(recipe.optim, method, train.batch_size)
         self.scheduler = build_scheduler(
             recipe.optim, self.optimizer, self.steps_per_epoch, train.epochs

@@ -41,7 +41,8 @@ from typing import Any
 
 from torchvision.transforms.v2 import functional as tvf
 
-from contrastlab.config.checks import did_you_mean
+from contrastlab.core.checks import did_you_mean
+from contrastlab.core.errors import ConfigError, DataError
 from contrastlab.data.probes.block_shuffle import block_permutation, block_shuffle_tensors
 from contrastlab.data.probes.digit_overlay import GRID_3X3, digit_pool, overlay_digits
 from contrastlab.data.probes.multi_object import (
@@ -52,7 +53,6 @@ from contrastlab.data.probes.multi_object import (
 from contrastlab.data.probes.randbit import MAX_BITS, append_randbits
 from contrastlab.data.probes.random_labels import randomize_labels
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import ConfigError, DataError
 
 __all__ = [
     "PROBES",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 __all__ = [
     "block_permutation",

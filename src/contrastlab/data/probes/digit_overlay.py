@@ -31,13 +31,13 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.digits import CLASSES as DIGIT_CLASSES
 from contrastlab.data.digits import open_digits
 from contrastlab.data.idx import open_idx_file
 from contrastlab.data.memory import ArraySource
 from contrastlab.data.probes.randbit import hash_indices
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 __all__ = [
     "GRID_3X3",

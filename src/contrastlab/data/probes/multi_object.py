@@ -32,9 +32,9 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as tvf
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import shapes
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 __all__ = [
     "OBJECT_RADIUS",

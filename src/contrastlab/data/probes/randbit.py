@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 __all__ = [
     "MAX_BITS",

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 __all__ = ["TRUE_LABEL", "randomize_labels"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from contrastlab.commands.datasets import PreparedData
+from contrastlab.api.data import PreparedData
 from contrastlab.config.schema import Recipe
 from contrastlab.evaluate.rotation import rotation_probe
 from contrastlab.evaluate.suite import EvalData, SuiteOptions, protocol_params, run_protocols

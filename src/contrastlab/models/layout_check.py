@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 __all__ = ["channels_last_faults", "check_channels_last", "layout_error"]
 
@@ -84,7 +84,7 @@ def channels_last_faults(module: nn.Module) -> list[str]:
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "contrastlab.layout_check"],
+            [sys.executable, "-m", "contrastlab.models.layout_check"],
             input="\n".join(configs),
             capture_output=True,
             text=True,

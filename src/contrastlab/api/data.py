@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contrastlab.config.schema import DataConfig
+from contrastlab.core.errors import DataError
 from contrastlab.data import (
     ImageSource,
     ImageTensors,
@@ -15,7 +16,6 @@ from contrastlab.data import (
     take_subset,
 )
 from contrastlab.data.probes.apply import apply_probe
-from contrastlab.errors import DataError
 
 SPLIT_SEED = 0  # held-out splits and subsets are fixed, whatever the training seed
 

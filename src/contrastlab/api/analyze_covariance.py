@@ -14,10 +14,10 @@ from contrastlab.analysis.covariance import (
     misalignment,
     weight_covariance,
 )
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.eigen_mapping import eigenvalue_mapping_plot
 
 

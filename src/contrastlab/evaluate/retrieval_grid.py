@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_images, check_labels
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 __all__ = ["MATCH_COLOUR", "MISMATCH_COLOUR", "frame_colour", "framed", "retrieval_grid"]
 

@@ -10,10 +10,10 @@ from typing import Any
 from torch import nn
 
 from contrastlab.analysis.cka import cka_matrix
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel, load_model
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel, load_model
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.cka_heatmap import cka_heatmap
 
 # the stages of our ResNets, in order: the stem's output, the four stages, the pooled features

@@ -5,9 +5,9 @@ first convolution from N(0, U diag(f(lambda)) U^T), aligned with the patch covar
 Sigma_x = U diag(lambda) U^T of its training images, rescale it to the norm of the default
 draw it replaces, and train on real labels beside the same network left at its default draw.
 
-:func:`early_training` trains one such network for a few epochs in-process with the library's
-`Trainer` (`contrastlab train` has no option for it: the aligned draw needs the training
-images, which a recipe's model does not see). With the same recipe and seed the two starts
+:func:`early_training` trains one such network for a few epochs with `train_recipe`, through
+its ``prepare`` hook (`contrastlab train` has no option for it: the aligned draw needs the
+training images, which a recipe's model does not see). With the same recipe and seed the two starts
 differ only in the first layer: every other parameter, the sample order and the views are the
 same, so a comparison over seeds is paired.
 """
@@ -27,15 +27,12 @@ from contrastlab.analysis.covariance import (
     misalignment,
     weight_covariance,
 )
-from contrastlab.commands.analyze_covariance import first_conv
-from contrastlab.commands.datasets import prepare_data
-from contrastlab.commands.train import check_labels_for, with_classes
+from contrastlab.api.analyze_covariance import first_conv
+from contrastlab.api.training import train_recipe
 from contrastlab.config.schema import Recipe
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import ContrastlabError
-from contrastlab.methods import build_method, method_representation
-from contrastlab.train.rundir import RunDir
-from contrastlab.train.trainer import Trainer, check_batch_size, resolve_device
+from contrastlab.methods import method_representation
 
 __all__ = ["STEMS", "Stem", "align_first_layer_", "early_training"]
 
@@ -94,17 +91,14 @@ def early_training(
         raise ContrastlabError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
     if not 1 <= epochs <= recipe.train.epochs:
         raise ContrastlabError(f"epochs must be in 1..{recipe.train.epochs}, got {epochs}")
-    data = prepare_data(recipe.data, progress=recipe.train.progress)
-    check_batch_size(recipe.train.batch_size, data.train)
-    recipe = with_classes(recipe, data.train)
-    check_labels_for(recipe, data.train)
-    method = build_method(recipe)
-    start: dict[str, Any] = {"stem": stem}
-    if stem == "aligned":
-        start.update(
-            align_first_layer_(method, recipe, data.train, mapping, seed=recipe.train.seed)
-        )
-    device = resolve_device(recipe.train.device)
-    trainer = Trainer(recipe, method, data.train, RunDir(run_dir).make(), device)
-    trainer.fit(stop_after=epochs)
-    return {**start, "history": [dict(row) for row in trainer.history]}
+
+    def prepare(method: nn.Module, recipe: Recipe, images: ImageTensors) -> dict[str, Any]:
+        start: dict[str, Any] = {"stem": stem}
+        if stem == "aligned":
+            start.update(
+                align_first_layer_(method, recipe, images, mapping, seed=recipe.train.seed)
+            )
+        return start
+
+    result = train_recipe(recipe, run_dir, stop_after=epochs, evaluate=False, prepare=prepare)
+    return {**result.prepared, "history": result.history}

@@ -14,11 +14,11 @@ import torch
 
 from contrastlab.analysis.criticality import module_criticality
 from contrastlab.analysis.interpolation import classification_evaluator
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
-from contrastlab.commands.transfer_models import fine_tuned, random_encoder
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.api.transfer_models import fine_tuned, random_encoder
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate.finetune import labelled_subset
 from contrastlab.report.criticality_heatmap import criticality_heatmap
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 __all__ = ["seed_bars", "sweep_curves"]
 

@@ -1,15 +1,49 @@
-"""`contrastlab reproduce PAPER`: rerun a paper's key finding, write its report, print verdicts."""
+"""`contrastlab reproduce PAPER`: rerun a paper's key finding, write its report, print verdicts
+(the library call: `contrastlab.reproduce.runner.reproduce`). The command lives here, above the
+other commands, because a reproduction runs them (`contrastlab.commands.run_command`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-from contrastlab.errors import ConfigError
-from contrastlab.reproduce.paper import PAPERS, load_paper
+from contrastlab.core.errors import ConfigError
+from contrastlab.reproduce.paper import PAPERS, SCALES, load_paper
 
 DATASETS_VARIABLE = "CONTRASTLAB_DATASETS"  # where the real-data parts find their files
+
+
+def add_parser(subparsers: Any) -> None:
+    reproduce = subparsers.add_parser(
+        "reproduce", help="rerun a paper's key finding at small scale and report the verdict"
+    )
+    reproduce.add_argument("paper", nargs="?", metavar="PAPER", help="see --list")
+    reproduce.add_argument("--list", action="store_true", help="list the papers")
+    reproduce.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="small",
+        help="small: at most 20 min on a 2-core CPU (default); paper: the GPU recipe; "
+        "tiny: seconds, a smoke test",
+    )
+    reproduce.add_argument(
+        "--out", metavar="DIR", help="working directory (default: runs/reproduce-PAPER-SCALE)"
+    )
+    reproduce.add_argument(
+        "--datasets",
+        metavar="DIR",
+        help="CIFAR-10 JPEG / MNIST folder (default: $CONTRASTLAB_DATASETS; parts needing it "
+        "are skipped without one)",
+    )
+    reproduce.add_argument(
+        "--publish", metavar="DIR", help="also copy the report and figures to DIR/PAPER/"
+    )
+    reproduce.add_argument(
+        "--progress", action="store_true", help="show each training run's progress bars"
+    )
+    reproduce.set_defaults(func=run)
 
 
 def datasets_setting(given: str | None) -> Path | None:
@@ -26,7 +60,8 @@ def datasets_setting(given: str | None) -> Path | None:
     return datasets
 
 
-def run_reproduce(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run (or resume) the reproduction, print its verdicts, publish it when asked."""
     if args.list:
         for name in PAPERS:
             paper = load_paper(name)
@@ -34,9 +69,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
         return 0
     if args.paper is None:
         raise ConfigError(f"name a paper ({', '.join(PAPERS)}) or give --list")
-    from contrastlab.report.reproduction_report import verdict_table
     from contrastlab.reproduce.numbers import numbers
     from contrastlab.reproduce.publish import check_publish, publish
+    from contrastlab.reproduce.reproduction_report import verdict_table
     from contrastlab.reproduce.runner import reproduce, tiny_numbers
 
     datasets = datasets_setting(args.datasets)

@@ -10,7 +10,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from contrastlab.config.schema import OptimConfig
-from contrastlab.train.lars import LARS
+from contrastlab.optim.lars import LARS
 
 
 def base_lr(config: OptimConfig, batch_size: int) -> float:

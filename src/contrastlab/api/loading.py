@@ -3,7 +3,6 @@ checkpoint, its recipe with the command's overrides, the method with its weights
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from contrastlab.commands.train import overrides_from
 from contrastlab.config import apply_overrides, build_recipe
 from contrastlab.config.schema import Recipe
-from contrastlab.errors import CheckpointError
-from contrastlab.layout_check import check_channels_last
+from contrastlab.core.errors import CheckpointError
 from contrastlab.methods import build_method, method_representation
+from contrastlab.models.layout_check import check_channels_last
 from contrastlab.train.checkpoint import load_checkpoint, load_weights
 from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import resolve_device
@@ -75,8 +73,3 @@ def load_model(target: str | Path, overrides: list[tuple[str, Any]]) -> LoadedMo
     device = resolve_device(recipe.train.device)
     check_channels_last(recipe.train.channels_last, method, device)  # fine-tuning trains it
     return LoadedModel(path, run, int(state["epoch"]), recipe, method, device)
-
-
-def load_model_from_args(args: argparse.Namespace) -> LoadedModel:
-    """`load_model` for a command's TARGET and its --set/--data/--device/... flags."""
-    return load_model(args.target, overrides_from(args))

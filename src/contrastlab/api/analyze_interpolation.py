@@ -13,11 +13,11 @@ from contrastlab.analysis.interpolation import (
     classification_evaluator,
     interpolation_curve,
 )
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
-from contrastlab.commands.transfer_models import fine_tuned, random_encoder
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.api.transfer_models import fine_tuned, random_encoder
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.similarity_curves import similarity_curves
 
 ALPHAS = [i / 10 for i in range(11)]

@@ -18,11 +18,11 @@ from contrastlab.analysis.suppression import (
     factor_decodability,
     shapes_factors,
 )
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.data import ImageTensors
-from contrastlab.errors import ContrastlabError
 from contrastlab.evaluate import extract_features
 from contrastlab.models import channels_last_allowed
 from contrastlab.report.decodability_bars import decodability_bars

@@ -8,9 +8,9 @@ import dataclasses
 
 from torch import nn
 
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.evaluation import eval_data
-from contrastlab.commands.loading import LoadedModel
+from contrastlab.api.data import PreparedData
+from contrastlab.api.evaluation import eval_data
+from contrastlab.api.loading import LoadedModel
 from contrastlab.evaluate.finetune import FinetuneResult
 from contrastlab.evaluate.suite import SuiteOptions, finetune_with
 from contrastlab.methods import build_method

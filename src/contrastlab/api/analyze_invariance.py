@@ -21,10 +21,10 @@ from contrastlab.analysis.transform_sets import (
     rotation_sets,
     similarity_vs_strength,
 )
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import extract_features
 from contrastlab.report.similarity_curves import similarity_curves
 

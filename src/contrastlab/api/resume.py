@@ -18,7 +18,7 @@ from typing import Any
 
 from contrastlab.config import apply_overrides, build_recipe, read_yaml, recipe_to_dict
 from contrastlab.config.schema import Recipe
-from contrastlab.errors import CheckpointError, ConfigError
+from contrastlab.core.errors import CheckpointError, ConfigError
 from contrastlab.train.rundir import RunDir
 
 __all__ = [

@@ -17,7 +17,7 @@ def save_figure(fig: Figure, path: str | Path, *, tight: bool = True) -> Path:
     """Lay ``fig`` out (``tight_layout`` unless ``tight`` is false), write it to ``path`` whole
     or not at all (the format from the suffix, PNG by default) and close it; the path."""
     # imported here: contrastlab.train's package imports the evaluation, which imports report
-    from contrastlab.train.checkpoint import atomic_write
+    from contrastlab.core.atomic import atomic_write
 
     out = Path(path)
     if tight:

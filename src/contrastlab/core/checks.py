@@ -8,7 +8,7 @@ import difflib
 import math
 from collections.abc import Iterator
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 INT64 = 2**63  # torch and numpy hold integers in [-2**63, 2**63 - 1]
 

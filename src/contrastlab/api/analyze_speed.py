@@ -7,11 +7,11 @@ import argparse
 from typing import Any
 
 from contrastlab.analysis.speed import speed_summary
-from contrastlab.commands.analyze import AnalysisOutput
-from contrastlab.commands.datasets import PreparedData
-from contrastlab.commands.loading import LoadedModel
-from contrastlab.commands.transfer_models import fine_tuned, random_encoder
-from contrastlab.errors import ContrastlabError
+from contrastlab.api.analyze import AnalysisOutput
+from contrastlab.api.data import PreparedData
+from contrastlab.api.loading import LoadedModel
+from contrastlab.api.transfer_models import fine_tuned, random_encoder
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.learning_curves import learning_curves
 
 

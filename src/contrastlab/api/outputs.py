@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 __all__ = ["check_out_dir", "check_out_file", "is_analysis_json", "is_eval_json", "is_map_png"]
 
