@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from contrastlab.hardware import native_half
+from contrastlab.core.hardware import native_half
 
 
 def processor_name() -> str:

@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from contrastlab.commands.datasets import prepare_data
+from contrastlab.api.data import prepare_data
 from contrastlab.config.schema import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 from contrastlab.evaluate.knn import knn_accuracy
 from machine import describe
