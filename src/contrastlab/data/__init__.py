@@ -7,13 +7,8 @@ subsample it deterministically.
 
 from __future__ import annotations
 
-from contrastlab.data.source import (
-    BUILTIN_SOURCES,
-    ImageSource,
-    Sample,
-    SourceSplits,
-    open_source,
-)
+from contrastlab.data.opening import open_source
+from contrastlab.data.source import BUILTIN_SOURCES, ImageSource, Sample, SourceSplits
 from contrastlab.data.tensors import (
     ImageTensors,
     conform,

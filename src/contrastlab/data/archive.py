@@ -28,7 +28,8 @@ from PIL import Image
 from contrastlab.core.errors import DataError
 from contrastlab.data import limits
 from contrastlab.data.cifar import is_cifar_layout, is_cifar_name, open_cifar_files
-from contrastlab.data.folder import ImageFile, image_tree_splits, is_image_name
+from contrastlab.data.folder import image_tree_splits
+from contrastlab.data.image_files import ImageFile, is_image_name
 from contrastlab.data.options import resolve_options
 from contrastlab.data.source import SourceSplits
 

@@ -12,56 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from contrastlab.core.errors import DataError
-from contrastlab.data.decode import decode_image
+from contrastlab.data.frames import frame_folder_splits
+from contrastlab.data.image_files import ImageFile, ImageFilesSource, is_image_name
 from contrastlab.data.layout import arrange
 from contrastlab.data.options import choice_option, resolve_options
-from contrastlab.data.source import Sample, SourceSplits
-
-# One image file: (relative path components, name used in messages, bytes or None to read the file)
-ImageFile = tuple[tuple[str, ...], str, bytes | None]
-
-
-@cache
-def image_extensions() -> frozenset[str]:
-    """Lower-case file extensions (with the dot) of the formats Pillow can open."""
-    registered = Image.registered_extensions()
-    return frozenset(ext.lower() for ext, fmt in registered.items() if fmt in Image.OPEN)
-
-
-def is_image_name(name: str) -> bool:
-    """True for a visible file name whose extension is one Pillow opens."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in image_extensions()
-
-
-class ImageFilesSource:
-    """Image files decoded on access; entries are (name in messages, label, bytes or None)."""
-
-    def __init__(
-        self,
-        name: str,
-        entries: Sequence[tuple[str, int, bytes | None]],
-        classes: Sequence[str],
-        metas: Sequence[Mapping[str, float]] | None = None,
-    ) -> None:
-        self.name = name
-        self.classes: Sequence[str] = tuple(classes)
-        self.entries = list(entries)
-        self.metas = list(metas) if metas is not None else None
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, index: int) -> Sample:
-        where, label, data = self.entries[index]
-        meta = self.metas[index] if self.metas is not None else {}
-        return Sample(image=decode_image(data, where), label=label, meta=meta)
+from contrastlab.data.source import SourceSplits
 
 
 def image_tree_splits(name: str, files: Sequence[ImageFile]) -> SourceSplits:
@@ -109,7 +68,5 @@ def open_image_folder(root: Path, options: Mapping[str, Any] | None = None) -> S
     if not files:
         raise DataError(f"empty image folder: {root} (no files Pillow can read)")
     if layout == "frames":
-        from contrastlab.data.frames import frame_folder_splits
-
         return frame_folder_splits(str(root), files)
     return image_tree_splits(str(root), files)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contrastlab.core.errors import DataError
-from contrastlab.data.folder import ImageFile, ImageFilesSource
+from contrastlab.data.image_files import ImageFile, ImageFilesSource
 from contrastlab.data.source import SourceSplits
 
 FRAME_LAYOUTS = "expected sequence/frame files (unlabelled) or class/sequence/frame (labelled)"
