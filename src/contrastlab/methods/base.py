@@ -10,6 +10,8 @@ has ``representations()``: name -> feature module, the backbone encoder among th
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 
@@ -18,6 +20,18 @@ from contrastlab.models.heads import HeadFeatures
 
 Batch = dict[str, torch.Tensor]  # "image": uint8 (B, C, H, W) on the device; "label": int64 (B,)
 StepOutput = tuple[torch.Tensor, dict[str, torch.Tensor]]
+
+
+class ExtraTerm(Protocol):
+    """A term a wrapping method adds to a contrastive method's loss (CLAE's adversarial views,
+    `methods.clae`): ``alpha * term.loss(method, view_1, reference)``, where ``reference`` is
+    what the method's own loss contrasted view 1 with (SimCLR: its projections; MoCo: the keys)."""
+
+    alpha: float
+
+    def loss(self, method: nn.Module, view: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The term's value for this step."""
+        ...
 
 
 def method_encoder(method: nn.Module) -> nn.Module:

@@ -16,7 +16,6 @@ query and key are two frames of one sequence at most ``method.temporal.max_gap``
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -27,13 +26,10 @@ from contrastlab.config.schema import MocoConfig, Recipe
 from contrastlab.core.distributed import gather_no_grad, shuffle_batch, unshuffle_batch
 from contrastlab.core.errors import ConfigError
 from contrastlab.losses import info_nce
-from contrastlab.methods.base import Batch, StepOutput
+from contrastlab.methods.base import Batch, ExtraTerm, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views
 from contrastlab.models.encoder import Encoder
 from contrastlab.models.split_bn import convert_split_bn
-
-if TYPE_CHECKING:
-    from contrastlab.methods.clae import AdversarialViews
 
 
 @torch.no_grad()
@@ -74,7 +70,7 @@ class MoCo(nn.Module):
         queue = F.normalize(torch.randn(config.queue_size, out_dim), dim=1)
         self.register_buffer("queue", queue)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
-        self.adversary: AdversarialViews | None = None
+        self.adversary: ExtraTerm | None = None  # CLAE's adversarial views (`methods.clae`)
         self.temporal = False  # positives from batch["partner"] (method temporal)
 
     def query_parameters(self) -> list[Tensor]:
@@ -132,21 +128,11 @@ class MoCo(nn.Module):
         hardest = (q @ queue.T).amax(1)
         metrics = {"pos_cosine": positive.mean(), "pos_top1": (positive > hardest).float().mean()}
         if self.adversary is not None:
-            adversarial = self._adversarial_loss(self.adversary, v1, k)
+            adversarial = self.adversary.loss(self, v1, k)
             loss = loss + self.adversary.alpha * adversarial
             metrics["adv_loss"] = adversarial.detach()
         self.enqueue(torch.cat([gather_no_grad(part) for part in keys]))
         return loss, metrics
-
-    def _adversarial_loss(self, adv: AdversarialViews, v1: Tensor, k: Tensor) -> Tensor:
-        """InfoNCE(q_adv, k+, queue), q_adv of an FGSM copy of v1 through the auxiliary BN."""
-        queue = self.get_buffer("queue").clone()
-
-        def loss_of(x: Tensor) -> Tensor:
-            q = F.normalize(adv.embed(self.encoder, self.head, x), dim=1)
-            return info_nce(q, k, queue, self.temperature)
-
-        return loss_of(adv.perturb(v1, loss_of, self.encoder.get_buffer("std")))
 
 
 def _partner_frames(batch: Batch) -> Tensor:

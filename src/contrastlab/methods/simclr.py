@@ -7,8 +7,6 @@ distance to a normal, hypersphere or hypercube prior), or drops NT-Xent's same-v
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
@@ -16,12 +14,9 @@ from contrastlab.augment import SimCLRViews
 from contrastlab.config.schema import Recipe, SimclrConfig
 from contrastlab.core.distributed import across_ranks
 from contrastlab.losses import generalized_contrastive, nt_xent
-from contrastlab.methods.base import Batch, StepOutput
+from contrastlab.methods.base import Batch, ExtraTerm, StepOutput
 from contrastlab.methods.parts import build_encoder_and_head, build_views, pair_metrics
 from contrastlab.models.encoder import Encoder
-
-if TYPE_CHECKING:
-    from contrastlab.methods.clae import AdversarialViews
 
 
 class SimCLR(nn.Module):
@@ -51,7 +46,7 @@ class SimCLR(nn.Module):
         self.views = views
         self.temperature = temperature
         self.loss_config = loss if loss is not None else SimclrConfig()
-        self.adversary: AdversarialViews | None = None
+        self.adversary: ExtraTerm | None = None  # CLAE's adversarial views (`methods.clae`)
 
     def objective(
         self, z_a: torch.Tensor, z_b: torch.Tensor, generator: torch.Generator
@@ -82,24 +77,10 @@ class SimCLR(nn.Module):
         loss = self.objective(z_a, z_b, generator)
         metrics = pair_metrics(z_a, z_b)
         if self.adversary is not None:
-            adversarial = self._adversarial_loss(self.adversary, v1, z_a)
+            adversarial = self.adversary.loss(self, v1, z_a)
             loss = loss + self.adversary.alpha * adversarial
             metrics["adv_loss"] = adversarial.detach()
         return loss, metrics
-
-    def _adversarial_loss(
-        self, adv: AdversarialViews, v1: torch.Tensor, z_a: torch.Tensor
-    ) -> torch.Tensor:
-        """NT-Xent(z_1, z_adv), z_adv of an FGSM copy of v1 through the auxiliary BN (CLAE)."""
-        gather = across_ranks()
-
-        def attack_loss(x: torch.Tensor) -> torch.Tensor:
-            z_clean, z_x = adv.embed(self.encoder, self.head, torch.cat([v1, x])).chunk(2)
-            return nt_xent(z_clean, z_x, self.temperature, gather=gather)
-
-        x_adv = adv.perturb(v1, attack_loss, self.encoder.get_buffer("std"))
-        z_adv = adv.embed(self.encoder, self.head, x_adv)
-        return nt_xent(z_a, z_adv, self.temperature, gather=gather)
 
 
 def build_simclr(recipe: Recipe) -> SimCLR:
