@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from contrastlab import hardware
-from contrastlab.hardware import half_precision_warning, native_half
+from contrastlab.core.hardware import half_precision_warning, native_half
 
 
 def test_native_half_is_onednns_answer() -> None:

@@ -9,7 +9,7 @@ import torch
 
 from contrastlab.augment import SimCLRAugment, SimCLRViews
 from contrastlab.augment.geometry import rotate_quarters
-from contrastlab.errors import ConfigError
+from contrastlab.core.errors import ConfigError
 
 
 def test_rotation_is_drawn_after_everything_else() -> None:

@@ -162,7 +162,7 @@ def test_view_params_checks_shapes() -> None:
     ],
 )
 def test_validate_names_the_field(field: str, value: object, rule: str) -> None:
-    from contrastlab.errors import ConfigError
+    from contrastlab.core.errors import ConfigError
 
     cfg = dataclasses.replace(SimCLRAugment(), **{field: value})
     with pytest.raises(ConfigError, match=rf"^augment\.{field} must be") as info:

@@ -10,10 +10,10 @@ import torch
 
 from contrastlab.analysis.invariance import invariance_score
 from contrastlab.analysis.transform_sets import instance_sets
+from contrastlab.core.errors import DataError
 from contrastlab.data.class_sets import class_sets, save_npz
 from contrastlab.data.memory import ArraySource
 from contrastlab.data.npz import open_npz
-from contrastlab.errors import DataError
 
 
 def test_each_set_holds_one_class_and_the_remainder_is_left_out() -> None:

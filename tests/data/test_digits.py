@@ -7,8 +7,8 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import materialize, open_source
-from contrastlab.errors import DataError
 
 
 def test_fixed_stratified_split_with_scaled_values() -> None:

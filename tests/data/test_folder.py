@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import ImageSource, materialize, open_source
-from contrastlab.errors import DataError
 
 if TYPE_CHECKING:
     from conftest import DataFiles

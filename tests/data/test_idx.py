@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import materialize, open_source
 from contrastlab.data.idx import labels_path_for
-from contrastlab.errors import DataError
 
 if TYPE_CHECKING:
     from conftest import DataFiles

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import open_source
-from contrastlab.errors import DataError
 
 RNG = np.random.default_rng(7)
 NCHW = RNG.integers(0, 256, size=(4, 3, 5, 6), dtype=np.uint8)  # the expected result

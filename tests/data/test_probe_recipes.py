@@ -11,11 +11,12 @@ import pytest
 import torch
 import yaml
 
+from contrastlab.api.data import prepare_data
 from contrastlab.augment import SimCLRViews
 from contrastlab.cli import main
-from contrastlab.commands.datasets import prepare_data
 from contrastlab.config import DEFAULT_RECIPE, build_recipe, load_recipe
 from contrastlab.config.schema import Recipe
+from contrastlab.core.errors import ConfigError
 from contrastlab.data import materialize, open_source
 from contrastlab.data.probes import (
     RandBitViews,
@@ -25,7 +26,6 @@ from contrastlab.data.probes import (
     inverse_permutation,
 )
 from contrastlab.data.probes.apply import apply_probe, probe_spec
-from contrastlab.errors import ConfigError
 from contrastlab.methods import build_method, method_encoder
 from contrastlab.models.encoder import Encoder
 from contrastlab.train.checkpoint import load_checkpoint

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from contrastlab.augment.simclr import SimCLRAugment, SimCLRViews
+from contrastlab.core.errors import DataError
 from contrastlab.data.probes import (
     RandBitViews,
     append_randbits,
@@ -27,7 +28,6 @@ from contrastlab.data.probes import (
     randbit_planes,
 )
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import DataError
 
 if TYPE_CHECKING:
     from conftest import DataFiles

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from contrastlab.commands.datasets import prepare_data
+from contrastlab.api.data import prepare_data
 from contrastlab.config import load_recipe
+from contrastlab.core.errors import ConfigError, DataError
 from contrastlab.data.probes.apply import apply_probe, probe_spec
 from contrastlab.data.probes.random_labels import TRUE_LABEL, randomize_labels
 from contrastlab.data.tensors import ImageTensors
-from contrastlab.errors import ConfigError, DataError
 
 CLASSES = [f"c{i}" for i in range(6)]
 

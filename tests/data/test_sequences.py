@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import materialize, open_source
 from contrastlab.data.sequences import MAX_SPEED, sequence_factors
 from contrastlab.data.shapes import RANGES
-from contrastlab.errors import DataError
 
 
 def test_generated_sequences_keep_the_object_and_move_it_smoothly() -> None:

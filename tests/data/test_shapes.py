@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import ImageSource, materialize, open_source
 from contrastlab.data.shapes import (
     CLASSES,
@@ -19,7 +20,6 @@ from contrastlab.data.shapes import (
     render,
     sample_factors,
 )
-from contrastlab.errors import DataError
 
 CONTINUOUS = [f for f in FACTORS if f != "shape"]
 

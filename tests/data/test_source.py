@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import contrastlab.data as data
+from contrastlab.core.errors import ContrastlabError, DataError
 from contrastlab.data import BUILTIN_SOURCES, ImageSource, SourceSplits, open_source
-from contrastlab.errors import ContrastlabError, DataError
 
 
 def message_of(spec: str, **kwargs: object) -> str:

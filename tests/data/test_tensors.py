@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab.core.errors import DataError
 from contrastlab.data import (
     ImageSource,
     ImageTensors,
@@ -17,7 +18,6 @@ from contrastlab.data import (
     materialize,
     take_subset,
 )
-from contrastlab.errors import DataError
 
 
 class ListSource:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate.clustering import cluster_scores, hungarian_accuracy, kmeans_clusters
 
 

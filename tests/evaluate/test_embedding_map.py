@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate.embedding_map import map_2d, plot_map, resolve_map_method
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError, DataError
+from contrastlab.core.errors import ContrastlabError, DataError
 from contrastlab.evaluate import embeddings_io
 from contrastlab.evaluate.embeddings_io import load_embeddings, save_embeddings
 

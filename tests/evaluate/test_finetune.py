@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from contrastlab.config.schema import DataConfig, ModelConfig
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import extract_features
 from contrastlab.evaluate.finetune import FinetuneResult, _top_k, finetune, labelled_subset
 from contrastlab.models import Encoder, build_encoder

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import knn_accuracy, knn_predict
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import linear_probe, sgd_linear_probe
 
 

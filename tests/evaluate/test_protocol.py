@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import (
     EvalResult,
     evaluate_encoder,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate import retrieval
 from contrastlab.evaluate.retrieval import (
     RetrievalResult,

@@ -17,7 +17,7 @@ WORKER = """
 import sys, torch, torch.distributed as dist
 from torch import nn
 from contrastlab.models.sync_bn import convert_sync_bn
-from contrastlab.train.distributed import sharded_step
+from contrastlab.core.distributed import sharded_step
 rank, world, init, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if world > 1:
     dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=world)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.alignment_figures import epoch_curves, mapping_curves, paired_curves
 
 

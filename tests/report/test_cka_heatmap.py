@@ -8,7 +8,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.cka_heatmap import cka_heatmap
 
 

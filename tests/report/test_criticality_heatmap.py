@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from contrastlab.analysis.criticality import ModuleCriticality
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.criticality_heatmap import criticality_heatmap
 
 

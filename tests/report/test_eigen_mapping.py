@@ -8,7 +8,7 @@ import matplotlib.image
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.eigen_mapping import eigenvalue_mapping_plot
 
 

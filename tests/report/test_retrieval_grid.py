@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.errors import ContrastlabError
-from contrastlab.report.retrieval_grid import (
+from contrastlab.core.errors import ContrastlabError
+from contrastlab.evaluate.retrieval_grid import (
     MATCH_COLOUR,
     MISMATCH_COLOUR,
     frame_colour,

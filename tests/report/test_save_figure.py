@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from contrastlab.report.figures import save_figure
+from contrastlab.core.figures import save_figure
 
 
 def test_writes_a_png_and_closes_the_figure(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_a_failed_write_keeps_the_previous_figure(
 
 @pytest.mark.parametrize(
     "module",
-    ["contrastlab.report.retrieval_grid", "contrastlab.evaluate.suite", "contrastlab.report"],
+    ["contrastlab.evaluate.retrieval_grid", "contrastlab.evaluate.suite", "contrastlab.report"],
 )
 def test_imports_on_its_own(module: str) -> None:
     done = subprocess.run(
