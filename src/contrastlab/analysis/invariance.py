@@ -63,7 +63,7 @@ class InvarianceResult:
 
 
 def firing_percentile(num_classes: int) -> float:
-    """The paper's firing percentile: ``min((1 - 1/#classes) x 100, 95)`` (7(a) step 1)."""
+    """The paper's firing percentile: ``min((1 - 1/#classes) x 100, 95)`` (official code)."""
     return float(_default_quantile(num_classes) * 100)
 
 
@@ -103,8 +103,9 @@ def invariance_score(
 ) -> InvarianceResult:
     """The co-firing invariance score of features (N, D) of images grouped into sets.
 
-    Steps (PAPERS.md 7(a), tags [V-code]); each set's class is ``class_ids`` (all its images must
-    agree) or, when ``class_ids`` is None, the set itself. C = number of distinct classes, N images.
+    Steps (as the official ``measure_invariances.py`` computes them, [V-code]); each set's class is
+    ``class_ids`` (all its images must agree) or, when ``class_ids`` is None, the set itself. C =
+    number of distinct classes, N images.
 
     1. Thresholds: q = ``percentile``/100, by default min(1 - 1/C, 0.95). With the features of
        neuron j sorted increasingly over all images, x_(0) <= ... <= x_(N-1), and i = floor(N q):
@@ -135,15 +136,7 @@ def invariance_score(
     if min_set_size < 1:
         raise ContrastlabError(f"min_set_size must be at least 1, got {min_set_size}")
     num_classes = len(np.unique(classes))
-    if percentile is None:
-        if num_classes < 2:
-            raise ContrastlabError(
-                "the default firing percentile needs at least 2 classes, got 1; "
-                "pass percentile (the paper's cap is 95)"
-            )
-        q = _default_quantile(num_classes)
-    else:
-        q = _quantile(percentile, low=0.0)
+    q = _score_quantile(percentile, num_classes)
     firing_percent = float(q * 100)
 
     # steps 1-2: per-neuron thresholds over all images, global rate of the positive sign
@@ -154,7 +147,53 @@ def invariance_score(
     fires_negative = x <= negative_thresholds
     global_rates = fires.mean(axis=0)
 
-    # step 3: per-set counts of both signs (sets contiguous after a stable sort by id)
+    # steps 3-4: per-set counts of both signs, then per-class mean local rates
+    set_class, used, rates, counts = _set_rates(fires, fires_negative, sets, classes, min_set_size)
+    kept_classes, local_rates = _class_local_rates(set_class[used], rates, counts, dim)
+
+    # steps 5-6: normalise by the global rate, top-K per class, then average the classes
+    ratios = local_rates / global_rates
+    top = -np.sort(-ratios, axis=1)[:, :top_k]
+    class_values = top.mean(axis=1) * (100.0 - firing_percent)
+    return InvarianceResult(
+        score=float(class_values.mean()),
+        class_scores={int(c): float(v) for c, v in zip(kept_classes, class_values, strict=True)},
+        classes=tuple(int(c) for c in kept_classes),
+        local_rates=local_rates,
+        ratios=ratios,
+        global_rates=global_rates,
+        thresholds=thresholds,
+        negative_thresholds=negative_thresholds,
+        top_k=top_k,
+        firing_percent=firing_percent,
+        min_set_size=min_set_size,
+        sets_used=int(used.sum()),
+        sets_skipped=int((~used).sum()),
+        classes_skipped=num_classes - len(kept_classes),
+    )
+
+
+def _score_quantile(percentile: float | None, num_classes: int) -> Fraction:
+    """The firing quantile q: ``percentile``/100, or the paper's default for ``num_classes``."""
+    if percentile is None:
+        if num_classes < 2:
+            raise ContrastlabError(
+                "the default firing percentile needs at least 2 classes, got 1; "
+                "pass percentile (the paper's cap is 95)"
+            )
+        return _default_quantile(num_classes)
+    return _quantile(percentile, low=0.0)
+
+
+def _set_rates(
+    fires: npt.NDArray[np.bool_],
+    fires_negative: npt.NDArray[np.bool_],
+    sets: npt.NDArray[np.int64],
+    classes: npt.NDArray[np.int64],
+    min_set_size: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], Array, Array]:
+    """Step 3: (class of each set, sets used, local rates c_j(S)/|S|, c_j(S) > 0) per used set."""
+    # sets are contiguous after a stable sort by id
     set_values, start, sizes = np.unique(sets, return_index=True, return_counts=True)
     order = np.argsort(sets, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -177,35 +216,20 @@ def invariance_score(
     best = np.maximum(positive, negative)
     rates = best / sizes[used, None]
     counts = (best > 0).astype(np.float64)
+    return set_class, used, rates, counts
 
-    # step 4: per class, mean local rate over the sets that count for each neuron
-    kept_classes, row = np.unique(set_class[used], return_inverse=True)
+
+def _class_local_rates(
+    used_set_class: npt.NDArray[np.int64], rates: Array, counts: Array, dim: int
+) -> tuple[npt.NDArray[np.int64], Array]:
+    """Step 4: (classes kept, L_{c,j}), the mean local rate over the sets counting for neuron j."""
+    kept_classes, row = np.unique(used_set_class, return_inverse=True)
     rate_sum = np.zeros((len(kept_classes), dim))
     count_sum = np.zeros((len(kept_classes), dim))
     np.add.at(rate_sum, row, rates)
     np.add.at(count_sum, row, counts)
     local_rates = np.divide(rate_sum, count_sum, out=np.zeros_like(rate_sum), where=count_sum > 0)
-
-    # steps 5-6: normalise by the global rate, top-K per class, then average the classes
-    ratios = local_rates / global_rates
-    top = -np.sort(-ratios, axis=1)[:, :top_k]
-    class_values = top.mean(axis=1) * (100.0 - firing_percent)
-    return InvarianceResult(
-        score=float(class_values.mean()),
-        class_scores={int(c): float(v) for c, v in zip(kept_classes, class_values, strict=True)},
-        classes=tuple(int(c) for c in kept_classes),
-        local_rates=local_rates,
-        ratios=ratios,
-        global_rates=global_rates,
-        thresholds=thresholds,
-        negative_thresholds=negative_thresholds,
-        top_k=top_k,
-        firing_percent=firing_percent,
-        min_set_size=min_set_size,
-        sets_used=int(used.sum()),
-        sets_skipped=int((~used).sum()),
-        classes_skipped=num_classes - len(kept_classes),
-    )
+    return kept_classes, local_rates
 
 
 def _count_pmf(set_size: int, q: Fraction, num_images: int | None) -> Array:

@@ -11,10 +11,12 @@ import argparse
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from contrastlab.analysis.suppression import (
     SHAPE_KINDS,
     FactorKind,
+    FactorScore,
     factor_decodability,
     shapes_factors,
 )
@@ -64,36 +66,13 @@ def analyze_suppression(
     train_factors, kinds = data_factors(data.train)
     test_factors, _ = data_factors(data.test)
     if args.factors:
-        wanted = [name.strip() for name in args.factors.split(",") if name.strip()]
-        unknown = [name for name in wanted if name not in kinds]
-        if unknown:
-            raise ContrastlabError(
-                f"unknown factor {', '.join(unknown)}; this data has: {', '.join(kinds)}"
-            )
-        kinds = {name: kinds[name] for name in wanted}
+        kinds = _chosen_factors(args.factors, kinds)
     encoders = {"trained": loaded.representation()}
     if not args.no_baseline:
         encoders["random init"] = loaded.representation(loaded.random_twin())
     results: dict[str, Any] = {}
     for label, encoder in encoders.items():
-
-        def features(images: Any, encoder: Any = encoder) -> Any:
-            return extract_features(
-                encoder,
-                images,
-                batch_size=recipe.eval.batch_size,
-                device=loaded.device,
-                channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
-            )
-
-        scores = factor_decodability(
-            features(data.train.images),
-            train_factors,
-            features(data.test.images),
-            test_factors,
-            kinds,
-            seed=recipe.train.seed,
-        )
+        scores = _factor_scores(encoder, loaded, data, train_factors, test_factors, kinds)
         results[label] = {score.name: score.as_dict() for score in scores}
     names = list(kinds)
     first = results["trained"]
@@ -105,16 +84,7 @@ def analyze_suppression(
         output.figures / "suppression.png",
         title=f"linear read-out of each factor: {recipe.eval.representation} of {recipe.name}",
     )
-    print("| factor | kind | metric | trained | random init | baseline |")
-    print("|---|---|---|---:|---:|---:|")
-    for name in names:
-        random = results.get("random init", {}).get(name, {}).get("score")
-        cell = "—" if random is None else f"{random:.3f}"
-        row = first[name]
-        print(
-            f"| {name} | {row['kind']} | {row['metric']} | {row['score']:.3f} | {cell} | "
-            f"{row['baseline']:.3f} |"
-        )
+    _print_table(names, results)
     return {
         "analysis": "suppression",
         "checkpoint": str(loaded.checkpoint),
@@ -127,3 +97,60 @@ def analyze_suppression(
         "factors": results,
         "figure": str(figure),
     }
+
+
+def _chosen_factors(factors: str, kinds: dict[str, FactorKind]) -> dict[str, FactorKind]:
+    """The factors named in ``--factors`` (comma-separated), in that order, with their kinds."""
+    wanted = [name.strip() for name in factors.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in kinds]
+    if unknown:
+        raise ContrastlabError(
+            f"unknown factor {', '.join(unknown)}; this data has: {', '.join(kinds)}"
+        )
+    return {name: kinds[name] for name in wanted}
+
+
+def _factor_scores(
+    encoder: nn.Module,
+    loaded: LoadedModel,
+    data: PreparedData,
+    train_factors: dict[str, np.ndarray],
+    test_factors: dict[str, np.ndarray],
+    kinds: dict[str, FactorKind],
+) -> list[FactorScore]:
+    """How well each factor is read out linearly from ``encoder``'s frozen features."""
+    assert data.test is not None
+    recipe = loaded.recipe
+
+    def features(images: Any) -> Any:
+        return extract_features(
+            encoder,
+            images,
+            batch_size=recipe.eval.batch_size,
+            device=loaded.device,
+            channels_last=channels_last_allowed(recipe.train.channels_last, loaded.device),
+        )
+
+    return factor_decodability(
+        features(data.train.images),
+        train_factors,
+        features(data.test.images),
+        test_factors,
+        kinds,
+        seed=recipe.train.seed,
+    )
+
+
+def _print_table(names: list[str], results: dict[str, Any]) -> None:
+    """Print each factor's score, trained beside random init, with its baseline."""
+    first = results["trained"]
+    print("| factor | kind | metric | trained | random init | baseline |")
+    print("|---|---|---|---:|---:|---:|")
+    for name in names:
+        random = results.get("random init", {}).get(name, {}).get("score")
+        cell = "—" if random is None else f"{random:.3f}"
+        row = first[name]
+        print(
+            f"| {name} | {row['kind']} | {row['metric']} | {row['score']:.3f} | {cell} | "
+            f"{row['baseline']:.3f} |"
+        )

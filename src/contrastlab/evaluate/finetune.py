@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import partial
 
@@ -161,17 +162,27 @@ def _check_splits(train: Tensor, test: Tensor, augment: bool) -> None:
 
 
 def _classifier(
-    encoder: nn.Module, image: Tensor, num_classes: int, g: torch.Generator, device: torch.device
+    encoder: nn.Module,
+    image: Tensor,
+    num_classes: int,
+    g: torch.Generator,
+    device: torch.device,
+    channels_last: bool,
 ) -> nn.Module:
-    """``encoder`` (on ``device``) + flatten + a new linear layer, initialised like ``nn.Linear``
-    but from ``g``; its input width is found by encoding one uint8 ``image`` in eval mode."""
+    """A trainable copy of ``encoder`` (on ``device``) + flatten + a new linear layer, initialised
+    like ``nn.Linear`` but from ``g``; its input width is found by encoding one uint8 ``image`` in
+    eval mode. ``channels_last`` lays the whole classifier out channels-last."""
+    encoder = copy.deepcopy(encoder).to(device).requires_grad_(True)
     dim = int(extract_features(encoder, image[:1], device=device).shape[1])
     head = nn.utils.skip_init(nn.Linear, dim, num_classes, device=device)
     bound = 1 / math.sqrt(dim)  # nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), bias
     with torch.no_grad():
         head.weight.copy_(torch.rand(head.weight.shape, generator=g) * 2 * bound - bound)
         head.bias.copy_(torch.rand(head.bias.shape, generator=g) * 2 * bound - bound)
-    return nn.Sequential(encoder, nn.Flatten(1), head)
+    model = nn.Sequential(encoder, nn.Flatten(1), head)
+    if channels_last:
+        use_channels_last(model)
+    return model
 
 
 def _n_batches(n: int, batch_size: int) -> int:
@@ -189,6 +200,21 @@ def _top_k(logits: Tensor, labels: Tensor) -> tuple[float, float]:
     scores, classes = logits.detach().cpu().numpy(), np.arange(logits.shape[1])
     truth = labels.cpu().numpy()
     return top_k_accuracy(scores, classes, truth, 1), top_k_accuracy(scores, classes, truth, 5)
+
+
+def _test_top_k(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    batch_size: int,
+    device: torch.device,
+    channels_last: bool,
+) -> tuple[float, float]:
+    """Top-1 and top-5 of ``model`` on the test split (eval mode, batches of at least 256)."""
+    logits = extract_features(
+        model, images, batch_size=max(batch_size, 256), device=device, channels_last=channels_last
+    )
+    return _top_k(logits, labels)
 
 
 def finetune(
@@ -257,53 +283,30 @@ def finetune(
     device = torch.device(device)
     use_cl = channels_last
     generator = torch.Generator().manual_seed(seed)
-    copied = copy.deepcopy(encoder).to(device).requires_grad_(True)
-    model = _classifier(copied, images, num_classes, generator, device)
-    if use_cl:
-        use_channels_last(model)
+    model = _classifier(encoder, images, num_classes, generator, device, use_cl)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()} if keep_model else None
-
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=MOMENTUM, nesterov=True, weight_decay=weight_decay
-    )
     total = epochs * _n_batches(len(subset), batch_size)
-    schedule = partial(warmup_cosine, total_steps=total, warmup_steps=0, final_fraction=0.0)
-    scheduler = LambdaLR(optimizer, schedule)
+    optimizer, scheduler = _optimiser(model, lr, weight_decay, total)
 
     if curve_every < 0:
         raise ContrastlabError(f"curve_every must be 0 (off) or more, got {curve_every}")
-    per_epoch = _n_batches(len(subset), batch_size)
+    test_top_k = partial(_test_top_k, model, test_images, y_test, batch_size, device, use_cl)
 
-    def test_top1() -> float:
-        logits = extract_features(
-            model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
+    def train_epoch() -> float:
+        return _train_epoch(
+            model, optimizer, scheduler, generator, images, labels, batch_size, augment, use_cl
         )
-        return _top_k(logits, y_test)[0]
 
-    curve: list[dict[str, float]] = []
-    if curve_every:
-        curve.append({"epoch": 0, "step": 0, "top1": test_top1()})
-    final_loss = math.nan
-    with tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress) as bar:
-        for epoch in bar:
-            final_loss = _train_epoch(
-                model, optimizer, scheduler, generator, images, labels, batch_size, augment, use_cl
-            )
-            if not math.isfinite(final_loss):
-                raise ContrastlabError(
-                    f"fine-tuning diverged: the training loss is {final_loss} in epoch "
-                    f"{epoch + 1} of {epochs}; try a smaller lr than {lr}"
-                )
-            bar.set_postfix(loss=f"{final_loss:.4f}")
-            done = epoch + 1
-            if curve_every and (done % curve_every == 0 or done == epochs):
-                row = {"epoch": done, "step": done * per_epoch, "loss": final_loss}
-                curve.append({**row, "top1": test_top1()})
-
-    logits = extract_features(
-        model, test_images, batch_size=max(batch_size, 256), device=device, channels_last=use_cl
+    final_loss, curve = _run_epochs(
+        train_epoch,
+        lambda: test_top_k()[0],
+        epochs=epochs,
+        lr=lr,
+        per_epoch=_n_batches(len(subset), batch_size),
+        curve_every=curve_every,
+        progress=progress,
     )
-    top1, top5 = _top_k(logits, y_test)
+    top1, top5 = test_top_k()
     return FinetuneResult(
         top1=top1,
         top5=top5,
@@ -317,6 +320,48 @@ def finetune(
         model=model if keep_model else None,
         initial_state=initial,
     )
+
+
+def _optimiser(
+    model: nn.Module, lr: float, weight_decay: float, total: int
+) -> tuple[torch.optim.SGD, LambdaLR]:
+    """SGD with Nesterov momentum and a cosine decay to 0 over ``total`` steps, no warm-up."""
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=MOMENTUM, nesterov=True, weight_decay=weight_decay
+    )
+    schedule = partial(warmup_cosine, total_steps=total, warmup_steps=0, final_fraction=0.0)
+    return optimizer, LambdaLR(optimizer, schedule)
+
+
+def _run_epochs(
+    train_epoch: Callable[[], float],
+    test_top1: Callable[[], float],
+    *,
+    epochs: int,
+    lr: float,
+    per_epoch: int,
+    curve_every: int,
+    progress: bool,
+) -> tuple[float, list[dict[str, float]]]:
+    """All epochs of training: (the last epoch's mean loss, the learning curve if asked for)."""
+    curve: list[dict[str, float]] = []
+    if curve_every:
+        curve.append({"epoch": 0, "step": 0, "top1": test_top1()})
+    final_loss = math.nan
+    with tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress) as bar:
+        for epoch in bar:
+            final_loss = train_epoch()
+            if not math.isfinite(final_loss):
+                raise ContrastlabError(
+                    f"fine-tuning diverged: the training loss is {final_loss} in epoch "
+                    f"{epoch + 1} of {epochs}; try a smaller lr than {lr}"
+                )
+            bar.set_postfix(loss=f"{final_loss:.4f}")
+            done = epoch + 1
+            if curve_every and (done % curve_every == 0 or done == epochs):
+                row = {"epoch": done, "step": done * per_epoch, "loss": final_loss}
+                curve.append({**row, "top1": test_top1()})
+    return final_loss, curve
 
 
 def _train_epoch(

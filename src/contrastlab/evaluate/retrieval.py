@@ -127,27 +127,7 @@ def retrieval_metrics(
     queries = check_features(query_features, split="query")
     q_labels = check_labels(query_labels, queries.shape[0], split="query")
     leave_one_out = gallery_features is None
-    if gallery_features is None:
-        if gallery_labels is not None:
-            raise ContrastlabError(
-                "gallery_labels were given without gallery_features; pass both, or neither "
-                "for leave-one-out retrieval among the queries"
-            )
-        gallery, g_labels = queries, q_labels
-        if queries.shape[0] < 2:
-            raise ContrastlabError(
-                "leave-one-out retrieval needs at least 2 queries, got 1; pass a gallery"
-            )
-    else:
-        if gallery_labels is None:
-            raise ContrastlabError("gallery_features were given without gallery_labels")
-        gallery = check_features(gallery_features, split="gallery")
-        if gallery.shape[1] != queries.shape[1]:
-            raise ContrastlabError(
-                f"query and gallery features differ in dimension: {queries.shape[1]} vs "
-                f"{gallery.shape[1]}"
-            )
-        g_labels = check_labels(gallery_labels, gallery.shape[0], split="gallery")
+    gallery, g_labels = _check_gallery(queries, q_labels, gallery_features, gallery_labels)
     if chunk_size < 1:
         raise ContrastlabError(f"chunk_size must be at least 1, got {chunk_size}")
     resolve_backend(backend)
@@ -157,9 +137,83 @@ def retrieval_metrics(
     n_classes = int(max(q_labels.max(), g_labels.max())) + 1
     counts = torch.bincount(g_labels, minlength=n_classes)
     r_all = counts[q_labels] - int(leave_one_out)  # leave-one-out: the query is not its own match
+    per_query = _per_query_metrics(
+        queries,
+        q_labels,
+        gallery,
+        g_labels,
+        r_all,
+        used,
+        leave_one_out=leave_one_out,
+        chunk_size=chunk_size,
+        backend=backend,
+    )
+
+    answered = r_all.numpy() > 0
+    if not answered.any():
+        raise ContrastlabError(
+            "no query has a relevant gallery item (an item with its label), so retrieval "
+            "metrics are undefined; check that query and gallery labels share classes"
+        )
+    mean = {name: float(values[answered].mean()) for name, values in per_query.items()}
+    per_query["r"] = r_all.numpy().astype(np.int64)
+    return RetrievalResult(
+        per_query=per_query,
+        mean=mean,
+        ks=used,
+        n_queries=queries.shape[0],
+        n_gallery=gallery.shape[0],
+        n_without_relevant=int((~answered).sum()),
+        requested_ks=requested,
+        leave_one_out=leave_one_out,
+    )
+
+
+def _check_gallery(
+    queries: Tensor,
+    q_labels: Tensor,
+    gallery_features: Tensor | np.ndarray | None,
+    gallery_labels: Tensor | np.ndarray | None,
+) -> tuple[Tensor, Tensor]:
+    """The checked gallery features and labels; the queries themselves when there is no gallery."""
+    if gallery_features is None:
+        if gallery_labels is not None:
+            raise ContrastlabError(
+                "gallery_labels were given without gallery_features; pass both, or neither "
+                "for leave-one-out retrieval among the queries"
+            )
+        if queries.shape[0] < 2:
+            raise ContrastlabError(
+                "leave-one-out retrieval needs at least 2 queries, got 1; pass a gallery"
+            )
+        return queries, q_labels
+    if gallery_labels is None:
+        raise ContrastlabError("gallery_features were given without gallery_labels")
+    gallery = check_features(gallery_features, split="gallery")
+    if gallery.shape[1] != queries.shape[1]:
+        raise ContrastlabError(
+            f"query and gallery features differ in dimension: {queries.shape[1]} vs "
+            f"{gallery.shape[1]}"
+        )
+    return gallery, check_labels(gallery_labels, gallery.shape[0], split="gallery")
+
+
+def _per_query_metrics(
+    queries: Tensor,
+    q_labels: Tensor,
+    gallery: Tensor,
+    g_labels: Tensor,
+    r_all: Tensor,
+    used: tuple[int, ...],
+    *,
+    leave_one_out: bool,
+    chunk_size: int,
+    backend: str,
+) -> dict[str, np.ndarray]:
+    """Every metric of every query, ``chunk_size`` queries at a time (NaN where ``R == 0``)."""
+    candidates = gallery.shape[0] - int(leave_one_out)
     device = queries.device
     g_labels_dev = g_labels.to(device)
-
     names = [f"{m}_at_{k}" for m in ("precision", "recall", "hit") for k in used] + ["map_at_r"]
     per_query = {name: np.full(queries.shape[0], np.nan) for name in names}
     for start in range(0, queries.shape[0], chunk_size):
@@ -186,25 +240,7 @@ def retrieval_metrics(
         for name, values in _chunk_metrics(rel, r.to(device), used).items():
             per_query[name][rows.numpy()] = values.cpu().numpy()
         del idx, rel
-
-    answered = r_all.numpy() > 0
-    if not answered.any():
-        raise ContrastlabError(
-            "no query has a relevant gallery item (an item with its label), so retrieval "
-            "metrics are undefined; check that query and gallery labels share classes"
-        )
-    mean = {name: float(values[answered].mean()) for name, values in per_query.items()}
-    per_query["r"] = r_all.numpy().astype(np.int64)
-    return RetrievalResult(
-        per_query=per_query,
-        mean=mean,
-        ks=used,
-        n_queries=queries.shape[0],
-        n_gallery=gallery.shape[0],
-        n_without_relevant=int((~answered).sum()),
-        requested_ks=requested,
-        leave_one_out=leave_one_out,
-    )
+    return per_query
 
 
 def top_k_indices(
