@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contrastlab.api.analysis_kinds import ANALYSES
+from contrastlab.api.analysis_kinds import ANALYSES, DEFAULT_INVARIANCE_SETS, INVARIANCE_SETS
 from contrastlab.commands.args import data_flags, load_model_from_args, written_run
 from contrastlab.core.errors import ContrastlabError
 from contrastlab.train.lock import run_lock
@@ -65,7 +65,8 @@ def add_parser(subparsers: Any) -> None:
     analyze.add_argument(
         "--transforms",
         metavar="A,B",
-        help="invariance: occlusion, rotation, illumination (default: all three)",
+        help=f"invariance: any of {', '.join(INVARIANCE_SETS)} "
+        f"(default: {', '.join(DEFAULT_INVARIANCE_SETS)})",
     )
     analyze.add_argument(
         "--images", type=int, default=500, help="invariance: held-out images, one set each"
