@@ -19,8 +19,8 @@ from contrastlab.config import METHOD_RECIPES, dump_recipe, load_recipe, recipe_
 from contrastlab.core.errors import ConfigError
 from contrastlab.methods import build_method
 from contrastlab.reproduce import PAPERS, load_paper
+from contrastlab.reproduce.paper import Reproduction
 from contrastlab.reproduce.publish import MANIFEST, Manifest, check_publish, publish
-from contrastlab.reproduce.runner import Reproduction
 
 if TYPE_CHECKING:
     from conftest import CliError

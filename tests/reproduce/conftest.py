@@ -5,12 +5,12 @@ numbers.json, written by `contrastlab reproduce PAPER --publish`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from contrastlab.reproduce.numbers import NUMBERS_FILE, differences, numbers
+from contrastlab.reproduce.numbers import NUMBERS_FILE, differences, numbers, one_thread
 
 GALLERY = Path(__file__).resolve().parents[2] / "docs" / "reproductions"
 
@@ -32,9 +32,12 @@ def check_gallery_numbers(root: Path, paper: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_datasets_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tiny scales run without real data, as the gallery's numbers were recorded."""
+def _as_recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The tiny scales run as the gallery's numbers were recorded: without real data, on one
+    thread."""
     monkeypatch.delenv("CONTRASTLAB_DATASETS", raising=False)
+    with one_thread():
+        yield
 
 
 @pytest.fixture

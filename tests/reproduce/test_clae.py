@@ -10,7 +10,7 @@ import yaml
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.clae import SCALES
+from contrastlab.reproduce.papers.clae import SCALES
 
 
 def test_tiny_reproduction(tmp_path: Path, gallery_numbers: Callable[[Path, str], None]) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce import demystifying, demystifying_steps
+from contrastlab.reproduce.papers import demystifying
+from contrastlab.reproduce.papers.demystifying import steps as demystifying_steps
 
 FINDINGS = {"occlusion vs viewpoint and instance", "illumination", "object-centric vs scenes"}
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}

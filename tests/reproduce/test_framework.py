@@ -11,11 +11,12 @@ from contrastlab.cli import main
 from contrastlab.config import parse_override
 from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce import PAPERS, load_paper
-from contrastlab.reproduce.runner import publish, reproduce
+from contrastlab.reproduce.publish import publish
+from contrastlab.reproduce.runner import reproduce
 from contrastlab.reproduce.verdict import Claim, Test, finding, paper_verdict, skipped
 from contrastlab.reproduce.workspace import Workspace, set_flags
 
-CLAIM = Claim("a claim", "[V-log]", "PAPERS.md 0")
+CLAIM = Claim("a claim", "[V-log]", "Someone et al. 2020, Table 1")
 
 
 def test_verdict_follows_the_tests() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.iic import DIGITS, MNIST, SCALES, _gap_tests
+from contrastlab.reproduce.papers.iic import DIGITS, MNIST, SCALES, _gap_tests
 
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}
 FINDINGS = ["over-clustering, digits", "over-clustering, MNIST", "IIC vs pixel k-means"]

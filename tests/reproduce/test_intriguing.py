@@ -11,8 +11,9 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce import intriguing, intriguing_scales
 from contrastlab.reproduce.paper import Context
+from contrastlab.reproduce.papers import intriguing
+from contrastlab.reproduce.papers.intriguing import scales as intriguing_scales
 from contrastlab.reproduce.workspace import Workspace
 
 FINDINGS = ["RandBit", "generalized losses", "DigitOverlay", "multi-object"]

@@ -11,7 +11,7 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce import looc
+from contrastlab.reproduce.papers import looc
 
 FINDINGS = {"rotation probe", "class probe", "LooC++"}
 VERDICTS = {"reproduced", "partly", "not reproduced", "skipped"}

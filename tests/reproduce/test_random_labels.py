@@ -8,7 +8,7 @@ from pathlib import Path
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.random_labels import SCALES
+from contrastlab.reproduce.papers.random_labels import SCALES
 
 FINDINGS = ["misalignment falls", "eigenvalue mapping", "aligned initialisation"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.supcon import _CIFAR, SCALES
+from contrastlab.reproduce.papers.supcon import _CIFAR, SCALES
 
 
 def test_tiny_reproduction_reports_and_resumes(

@@ -12,8 +12,8 @@ import pytest
 
 from contrastlab.cli import main
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.transfer import CIFAR_RECIPE, SCALES
-from contrastlab.reproduce.transfer_steps import (
+from contrastlab.reproduce.papers.transfer import CIFAR_RECIPE, SCALES
+from contrastlab.reproduce.papers.transfer.steps import (
     concordance,
     faster,
     speedup,

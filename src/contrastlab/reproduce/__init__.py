@@ -1,8 +1,10 @@
 """`contrastlab reproduce PAPER`: each seed paper's key finding rerun at small scale and reported.
 
-One module per paper (`PAPERS`), each a `Paper` whose steps are `contrastlab` commands run in a
-resumable `Workspace`; `reproduce` writes ``report.md`` with the claims, our figures and the
-verdicts their stated rule gives (`verdict`).
+The framework is here; each paper (`PAPERS`) is a package of `contrastlab.reproduce.papers`
+exporting a `Paper` whose steps are `contrastlab` commands run in a resumable `Workspace`, with its
+claims (our own words, each with its tag and where the paper states it) in its ``claims`` module;
+`reproduce` writes ``report.md`` with the claims, our figures and the verdicts their stated rule
+gives (`verdict`).
 """
 
 from contrastlab.reproduce.paper import PAPERS, SCALES, Context, Paper, load_paper

@@ -1,4 +1,4 @@
-"""Helpers the paper modules share: training one recipe over seeds, formatting figures."""
+"""Helpers the paper packages share: training one recipe over seeds, formatting figures."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def fmt(values: Sequence[float], digits: int = 3) -> str:
 
 
 def shared_data(ctx: Context, train: str, test: str) -> dict[str, Any] | None:
-    """``data.source`` / ``data.eval_source`` settings for two files of the shared datasets, or
+    """``data.source`` / ``data.eval_source`` settings for two files of the --datasets folder, or
     None when either is absent."""
     source, held_out = ctx.dataset(train), ctx.dataset(test)
     if source is None or held_out is None:

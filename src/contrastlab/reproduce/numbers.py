@@ -11,6 +11,7 @@ regenerated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -18,7 +19,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NUMBERS_FILE", "differences", "numbers"]
+import torch
+from threadpoolctl import threadpool_limits
+
+__all__ = ["NUMBERS_FILE", "differences", "numbers", "one_thread"]
 
 NUMBERS_FILE = "numbers.json"  # the gallery's record of a paper's tiny-scale numbers
 
@@ -36,6 +40,21 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, float]]:
             yield from _leaves(item, f"{path}/{index}")
     elif isinstance(value, int | float) and not isinstance(value, bool):
         yield path, float(value)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch, BLAS and OpenMP on one thread meanwhile: the tiny scale's numbers depend on the
+    thread count (a sum split over two threads rounds differently, and a tie in a model
+    selection can flip), so they are recorded and compared on one thread, as
+    ``OMP_NUM_THREADS=1`` gives."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def numbers(root: Path) -> dict[str, float]:

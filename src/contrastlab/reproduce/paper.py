@@ -1,4 +1,5 @@
-"""What every reproduction module provides: a `Paper`, and the `Context` its steps run in."""
+"""What every paper's package (`contrastlab.reproduce.papers`) provides: a `Paper`, and the
+`Context` its steps run in."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce.verdict import Finding
 from contrastlab.reproduce.workspace import Workspace
 
-__all__ = ["PAPERS", "SCALES", "Context", "Paper", "load_paper"]
+__all__ = ["PAPERS", "SCALES", "Context", "Paper", "Reproduction", "load_paper"]
 
-# `contrastlab reproduce NAME` -> the module `contrastlab.reproduce.<NAME with - as _>`
+# `contrastlab reproduce NAME` -> the package `contrastlab.reproduce.papers.<NAME with - as _>`
 PAPERS = (
     "intriguing",
     "clae",
@@ -36,7 +37,7 @@ class Context:
     workspace: Workspace
     scale: str
     settings: Mapping[str, Any]  # the paper's settings at this scale
-    datasets: Path | None  # ../shared/datasets (CIFAR-10 JPEG, MNIST test), when present
+    datasets: Path | None  # the --datasets folder (CIFAR-10 JPEG, MNIST test), or None
 
     def dataset(self, relative: str) -> Path | None:
         """``datasets/RELATIVE`` when it exists, else None (the finding is then skipped)."""
@@ -48,12 +49,13 @@ class Context:
 
 @dataclass(frozen=True)
 class Paper:
-    """A paper's reproduction: its name, citation, settings per scale and the steps."""
+    """A paper's reproduction: its name, citation, the materials its claims come from, settings
+    per scale and the steps."""
 
     name: str
     title: str
     citation: str  # authors, venue, arXiv id
-    section: str  # its section of ../shared/PAPERS.md
+    sources: str  # the paper's own materials its claims were checked in (paper, code, logs)
     setup: str  # what the reproduction trains and measures, in a sentence or two
     scales: Mapping[str, Mapping[str, Any]]
     run: Callable[[Context], list[Finding]]
@@ -63,6 +65,20 @@ def load_paper(name: str) -> Paper:
     """The `Paper` of ``name`` (one of `PAPERS`); ConfigError naming the valid ones otherwise."""
     if name not in PAPERS:
         raise ConfigError(f"unknown paper {name!r}; valid: {', '.join(PAPERS)}")
-    module = importlib.import_module(f"contrastlab.reproduce.{name.replace('-', '_')}")
+    module = importlib.import_module(f"contrastlab.reproduce.papers.{name.replace('-', '_')}")
     paper: Paper = module.PAPER
     return paper
+
+
+@dataclass
+class Reproduction:
+    """What a reproduction produced: where, its findings and the paper's verdict."""
+
+    paper: Paper
+    root: Path
+    findings: list[Finding]
+    verdict: str
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"

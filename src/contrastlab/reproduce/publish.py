@@ -29,7 +29,7 @@ from contrastlab.core.errors import ConfigError
 from contrastlab.reproduce.numbers import NUMBERS_FILE
 
 if TYPE_CHECKING:
-    from contrastlab.reproduce.runner import Reproduction
+    from contrastlab.reproduce.paper import Reproduction
 
 __all__ = ["MANIFEST", "Manifest", "check_publish", "index_text", "publish"]
 

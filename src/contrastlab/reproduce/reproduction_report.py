@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contrastlab.reproduce.verdict import RULE, Finding
+from contrastlab.reproduce.verdict import RULE, TAGS, Finding
 from contrastlab.reproduce.workspace import Step
 
 __all__ = ["reproduction_report", "verdict_table"]
@@ -26,10 +26,10 @@ def _value(value: Any) -> str:
 
 
 def verdict_table(findings: Sequence[Finding]) -> str:
-    """The markdown table of findings: claim (with its tag), measured, verdict."""
+    """The markdown table of findings: claim (with its tag and source), measured, verdict."""
     lines = ["| finding | the paper's claim | measured | verdict |", "|---|---|---|---|"]
     for f in findings:
-        claim = f"{_cell(f.claim.text)} {f.claim.tag}"
+        claim = f"{_cell(f.claim.text)} {f.claim.tag} (source: {_cell(f.claim.source)})"
         measured = _cell(f.measured if f.verdict != "skipped" else f"skipped: {f.reason}")
         lines.append(f"| {f.name} | {claim} | {measured} | {_MARK[f.verdict]} {f.verdict} |")
     return "\n".join(lines)
@@ -39,7 +39,7 @@ def reproduction_report(
     *,
     title: str,
     citation: str,
-    section: str,
+    sources: str,
     setup: str,
     scale: str,
     settings: Mapping[str, Any],
@@ -55,7 +55,12 @@ def reproduction_report(
     out = [
         f"# Reproduction: {title}",
         "",
-        f"{citation}. Claims quoted from `PAPERS.md` {section} (our summary of the paper).",
+        f"{citation}. Sources: {sources}.",
+        "",
+        "Each claim is our own summary of the paper, with where the paper or its authors' "
+        "materials state it; its tag says how it was checked: "
+        + "; ".join(f"{tag} {meaning}" for tag, meaning in TAGS.items())
+        + ".",
         "",
         f"**Verdict: {_MARK.get(verdict, '')} {verdict}** at scale `{scale}`, "
         f"{total / 60:.1f} min of steps ({cpu / 60:.1f} CPU min). Regenerate with `{command}`.",

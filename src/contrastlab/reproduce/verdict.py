@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 __all__ = [
     "RULE",
+    "TAGS",
     "Claim",
     "Finding",
     "Test",
@@ -41,13 +42,23 @@ RULE = (
 )
 
 
+# what a claim's tag says about how its statement was checked
+TAGS = {
+    "[V-code]": "checked in the authors' code",
+    "[V-log]": "checked in an official log or notebook output",
+    "[V-page]": "checked on a public page (abstract, project page, README)",
+    "[MEM]": "recalled from the paper, not re-read: never a target number",
+}
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A paper's claim as `../shared/PAPERS.md` words it, with its tag ([V-log], [MEM], ...)."""
+    """A paper's claim in our own words, with its tag (`TAGS`: how it was checked) and its
+    source: where the paper or its authors' materials state it."""
 
     text: str
     tag: str
-    section: str  # e.g. "PAPERS.md 1(d)"
+    source: str  # e.g. "Chen, Luo & Li 2021, the official RandBit-MNIST colab"
 
 
 @dataclass(frozen=True)

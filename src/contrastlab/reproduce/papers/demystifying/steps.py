@@ -1,4 +1,4 @@
-"""The steps of the Demystifying reproduction (`contrastlab.reproduce.demystifying`): the
+"""The steps of the Demystifying reproduction (`contrastlab.reproduce.papers.demystifying`): the
 settings of its runs, the instance sets, and the measurements each finding reads (every one a
 `contrastlab train` / `analyze` step of the workspace)."""
 

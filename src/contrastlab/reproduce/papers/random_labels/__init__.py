@@ -16,30 +16,9 @@ import numpy as np
 
 from contrastlab.reproduce.common import fmt, shared_data
 from contrastlab.reproduce.paper import Context, Paper
-from contrastlab.reproduce.random_labels_steps import draw_figures, early_runs, stopped_run
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-ALIGNMENT = Claim(
-    "for fully connected and convolutional nets trained with random labels, this alignment "
-    "emerges in the first layer; the off-diagonal ratio of U^T Sigma_w U should decrease from "
-    "init",
-    "[V-page]",
-    "PAPERS.md 6(a) item 3, 6(f) 1",
-)
-MAPPING = Claim(
-    "sigma_i vs lambda_i should become a smooth curve; the paper reports a smooth mapping that "
-    "increases for small lambda and decreases for large lambda (a hump)",
-    "[MEM]",
-    "PAPERS.md 6(a) item 5, 6(f) 1",
-)
-SAMPLING = Claim(
-    "initialise a fresh network's first layer by sampling from N(0, U diag(f(lambda)) U^T), with "
-    "the norm matched to the default init: on real labels, the first 1-2 epochs should have "
-    "lower training loss than default init (the training-speed gain is [MEM] and has not been "
-    "checked at this scale)",
-    "[MEM]",
-    "PAPERS.md 6(a) item 6, 6(f) 2",
-)
+from contrastlab.reproduce.papers.random_labels.claims import ALIGNMENT, MAPPING, SAMPLING, SOURCES
+from contrastlab.reproduce.papers.random_labels.steps import draw_figures, early_runs, stopped_run
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 _PLAIN = {  # the paper's random-label runs use no augmentation: the views are the images
     "augment.crop_scale": [1.0, 1.0],
@@ -259,7 +238,7 @@ PAPER = Paper(
     name="random-labels",
     title="What Do Neural Networks Learn When Trained With Random Labels?",
     citation="Maennel et al., NeurIPS 2020, arXiv 2006.10455",
-    section="6",
+    sources=SOURCES,
     setup=(
         "A cross-entropy ResNet-18 (CIFAR stem, 3x3 first layer) trained with SGD and no "
         "augmentation on random labels (data.probe=randomlabels: every training label drawn "

@@ -1,6 +1,6 @@
 """The settings of `contrastlab reproduce intriguing` at each scale, the generalized losses'
 settings, and how an experiment's settings are resolved against the shared datasets (kept apart
-from the findings in `contrastlab.reproduce.intriguing`).
+from the findings in `contrastlab.reproduce.papers.intriguing`).
 
 Small: SimCLR on scikit-learn's digits (1,257 train / 540 test, greyscale) with crops of 50-100%
 and no other augmentation, as the RandBit colab; the shapes CPU recipe's backbone, head and Adam.
@@ -119,8 +119,9 @@ SCALES: dict[str, dict[str, Any]] = {
 
 def loss_settings(loss: str, tau: float, dim: int) -> dict[str, Any]:
     """NT-Xent (with the random-init reference); log-sum-exp at NT-Xent's own point (lambda =
-    tau / d, scale d / tau: tau x NT-Xent = d x alignment + tau x LSE + const, PAPERS.md 1(a),
-    self term kept as the notebook does); SWD with lambda 1 and scale d (per-vector units)."""
+    tau / d, scale d / tau: tau x NT-Xent = d x alignment + tau x LSE + const, the generalized
+    contrastive loss of Chen, Luo & Li 2021 (our algebra), self term kept as the official
+    notebook does); SWD with lambda 1 and scale d (per-vector units)."""
     if loss == "nt_xent":
         return {"eval.random_baseline": True}
     if loss == "logsumexp":

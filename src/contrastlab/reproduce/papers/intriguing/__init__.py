@@ -15,42 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from contrastlab.reproduce.common import fmt, train_seeds
-from contrastlab.reproduce.intriguing_scales import (
+from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.intriguing.claims import LOSSES, MULTI, OVERLAY, RANDBIT, SOURCES
+from contrastlab.reproduce.papers.intriguing.scales import (
     SCALES,
     experiment,
     loss_settings,
     run_metrics,
 )
-from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.reproduction_figures import seed_bars, sweep_curves
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-RANDBIT = Claim(
-    "RandBit-MNIST colab, test accuracy of the linear head: tau=0.05: 89.9 / 70.6 / 33.0 at 0 / 5 "
-    "/ 10 bits; tau=0.2: 90.0 / 33.0 / 10.4. In this official setup a lower temperature is more "
-    "robust: accuracy collapses as bits grow, faster at higher tau",
-    "[V-log]",
-    "PAPERS.md 1(d), 1(f)",
-)
-LOSSES = Claim(
-    "On ImageNet, with a >=2-layer nonlinear projection head, NT-Xent, decoupled NT-Xent and the "
-    "SWD variants give similar linear accuracy (within about 1 point)",
-    "[MEM]",
-    "PAPERS.md 1(a), 1(d)",
-)
-OVERLAY = Claim(
-    'DigitOnImageNet shows "a performance trade-off between digit recognition ability and '
-    'object recognition ability"; as the number N of unique digits grows, expect object-label '
-    "linear accuracy to fall and digit-label accuracy to rise (trend: [MEM])",
-    "[V-page]",
-    "PAPERS.md 1(a), 1(d), 1(f)",
-)
-MULTI = Claim(
-    "Modified MultiDigits: two digits per image, one digit's size is varied. As the other digit "
-    "grows, the representation of the small digit degrades while the dominant one is still learned",
-    "[V-page]",
-    "PAPERS.md 1(a)",
-)
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -293,7 +267,7 @@ PAPER = Paper(
     name="intriguing",
     title="Intriguing Properties of Contrastive Losses",
     citation="Chen, Luo & Li, NeurIPS 2021, arXiv 2011.02803",
-    section="1",
+    sources=SOURCES,
     setup=(
         "SimCLR (ResNet-18 at 1/8 width, 2-layer head, Adam, 10 epochs) on scikit-learn's digits "
         "with crops as the only augmentation (small; MNIST and CIFAR-10 at paper scale): RandBit "

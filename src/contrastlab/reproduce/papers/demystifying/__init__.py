@@ -19,32 +19,20 @@ from typing import Any
 
 from contrastlab.report.grouped_bars import grouped_bars
 from contrastlab.reproduce.common import TINY_MODEL, fmt
-from contrastlab.reproduce.demystifying_steps import (
+from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.demystifying.claims import (
+    CONTRAST,
+    ILLUMINATION,
+    OBJECT_CENTRIC,
+    SOURCES,
+)
+from contrastlab.reproduce.papers.demystifying.steps import (
     TRANSFORMS,
     cifar,
     invariances,
     objects,
 )
-from contrastlab.reproduce.paper import Context, Paper
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-CONTRAST = Claim(
-    "MoCo and PIRL learn occlusion-invariant representations (higher than supervised) but fail "
-    "to capture viewpoint and category-instance invariance",
-    "[V-page]",
-    "PAPERS.md 7(d)",
-)
-ILLUMINATION = Claim(
-    "Compare a SimCLR-trained small net against a supervised one: hue invariance should be "
-    "high for both. The direction is [MEM] and has not been checked at this scale",
-    "[MEM]",
-    "PAPERS.md 7(f)",
-)
-OBJECT_CENTRIC = Claim(
-    "Gains depend on an object-centric dataset (ImageNet) rather than scene-centric data (MS-COCO)",
-    "[V-page]",
-    "PAPERS.md 7(d)",
-)
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 _NAMES = {"simclr": "SimCLR", "ce": "supervised (CE)"}
 SCALES: dict[str, dict[str, Any]] = {
@@ -193,7 +181,7 @@ PAPER = Paper(
     name="demystifying",
     title="Demystifying Contrastive Self-Supervised Learning",
     citation="Purushwalkam & Gupta, NeurIPS 2020, arXiv 2007.13916",
-    section="7",
+    sources=SOURCES,
     setup=(
         "SimCLR and a supervised cross-entropy net with the same backbone, augmentation, "
         "optimiser, batch and epochs (small: the shapes CPU recipes pointed at the built-in "

@@ -11,21 +11,9 @@ from typing import Any
 
 from contrastlab.reproduce.common import TINY_SHAPES, fmt, shared_data, train_seeds
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.supcon.claims import RANKING, SOURCES, VARIANTS
 from contrastlab.reproduce.reproduction_figures import seed_bars
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-RANKING = Claim(
-    "CIFAR-10, ResNet-50, linear top-1: SupCon 96.0 > cross-entropy 95.0 > SimCLR 93.6; "
-    "at CPU scale linear eval should rank SupCon >= CE > SimCLR",
-    "[V-page]",
-    "PAPERS.md 3(d), 3(f)",
-)
-VARIANTS = Claim(
-    "L_out (the mean of log-probabilities outside the log) beats L_in (inside): ImageNet "
-    "ResNet-50 top-1 78.7 vs 67.4; L_in should be clearly worse at CPU scale (magnitude unknown)",
-    "[MEM]",
-    "PAPERS.md 3(d), 3(f)",
-)
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 _SHAPES = {"supcon": "supcon_resnet18w0.125_shapes_16e", "ce": "ce_resnet18w0.125_shapes_16e"}
 _SHAPES["simclr"] = "simclr_resnet18w0.125_shapes_16e"
@@ -84,7 +72,12 @@ def run(ctx: Context) -> list[Finding]:
         title="same backbone, augmentation, optimiser and epochs; dots: seeds",
     )
     figures = [f"figures/{figure.name}"]
-    ranking = finding(
+    return [_ranking(top1, mean, figures), _variants(top1, mean, figures)]
+
+
+def _ranking(top1: dict[str, list[float]], mean: dict[str, float], figures: list[str]) -> Finding:
+    """SupCon L_out >= cross-entropy > SimCLR, by the mean linear top-1 over seeds."""
+    return finding(
         "ranking",
         RANKING,
         "linear top-1: "
@@ -103,7 +96,11 @@ def run(ctx: Context) -> list[Finding]:
         ],
         figures,
     )
-    variants = finding(
+
+
+def _variants(top1: dict[str, list[float]], mean: dict[str, float], figures: list[str]) -> Finding:
+    """L_out > L_in, by the mean linear top-1 over seeds."""
+    return finding(
         "L_out vs L_in",
         VARIANTS,
         f"linear top-1: L_out {fmt(top1['SupCon L_out'])}; L_in {fmt(top1['SupCon L_in'])}",
@@ -115,14 +112,13 @@ def run(ctx: Context) -> list[Finding]:
         ],
         figures,
     )
-    return [ranking, variants]
 
 
 PAPER = Paper(
     name="supcon",
     title="Supervised Contrastive Learning",
     citation="Khosla et al., NeurIPS 2020, arXiv 2004.11362",
-    section="3",
+    sources=SOURCES,
     setup=(
         "SupCon (L_out and L_in), cross-entropy and SimCLR trained with the same backbone, "
         "augmentation, optimiser, batch and epochs (small: the shapes CPU recipes, ResNet-18 at "

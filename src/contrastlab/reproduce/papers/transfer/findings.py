@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contrastlab.reproduce.common import fmt
-from contrastlab.reproduce.transfer_steps import PAIRS, concordance
+from contrastlab.reproduce.papers.transfer.steps import PAIRS, concordance
 from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread
 
 __all__ = [

@@ -14,47 +14,28 @@ from typing import Any
 
 from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, shared_data
 from contrastlab.reproduce.paper import Context, Paper
-from contrastlab.reproduce.transfer_findings import (
+from contrastlab.reproduce.papers.transfer.claims import (
+    BASIN,
+    CRITICAL,
+    GAP,
+    SIMILAR,
+    SOURCES,
+    SPEED,
+)
+from contrastlab.reproduce.papers.transfer.findings import (
     basin_finding,
     criticality_finding,
     gap_finding,
     similarity_finding,
     speed_finding,
 )
-from contrastlab.reproduce.transfer_steps import pair_similarity, sweep_figures, sweep_summary
-from contrastlab.reproduce.verdict import Claim, Finding, skipped
+from contrastlab.reproduce.papers.transfer.steps import (
+    pair_similarity,
+    sweep_figures,
+    sweep_summary,
+)
+from contrastlab.reproduce.verdict import Finding, skipped
 
-GAP = Claim(
-    "Part of the benefit of pretraining survives block shuffling ... while the *accuracy* gain "
-    "shrinks as b decreases; CPU check: the P-T minus RI-T accuracy gap to shrink as b gets "
-    "smaller",
-    "[V-page]",
-    "PAPERS.md 5(d), 5(f)2",
-)
-SPEED = Claim(
-    "P-T still optimises faster even at small block sizes ... Quickdraw shows little accuracy "
-    "gain but still a speed-up; CPU check: P-T to reach the RI-T final loss in fewer epochs "
-    "even at b=1",
-    "[V-page]",
-    "PAPERS.md 5(d), 5(f)2",
-)
-BASIN = Claim(
-    "When training from pre-trained weights, the model stays in the same basin in the loss "
-    "landscape: P-T to P-T interpolation: no barrier; RI-T to RI-T: barrier",
-    "[V-page]",
-    "PAPERS.md 5(d), 5(f)3",
-)
-SIMILAR = Claim(
-    "different instances of such model are similar in feature space and close in parameter "
-    "space; CPU check: linear CKA per layer: P-T/P-T above RI-T/RI-T",
-    "[V-page]",
-    "PAPERS.md 5(d), 5(f)4 (CKA itself: [MEM] 5(a)2)",
-)
-CRITICAL = Claim(
-    "Module criticality: lower layers of P-T are less critical than higher layers",
-    "[MEM]",
-    "PAPERS.md 5(a)4",
-)
 CLAIMS = {"gap": GAP, "speed": SPEED, "basin": BASIN, "similarity": SIMILAR}
 CLAIMS["criticality"] = CRITICAL
 
@@ -104,18 +85,12 @@ def _skip_all(reason: str) -> list[Finding]:
     return [skipped(name, claim, reason) for name, claim in CLAIMS.items()]
 
 
-def run(ctx: Context) -> list[Finding]:
+def _block_shuffle(
+    ctx: Context, flags: list[str], finetune: dict[str, Any]
+) -> dict[int, list[dict[str, Any]]]:
+    """`analyze speed` of the pretrained run on the block-shuffled target, per block size and
+    seed (in that order): block size -> the seeds' JSONs."""
     p, ws = ctx.settings, ctx.workspace
-    pretrain, target = {**QUICK_EVAL, **p["pretrain"]}, str(p["target"])
-    if p["recipe"] == CIFAR_RECIPE:
-        data, mnist = shared_data(ctx, *CIFAR), ctx.dataset(MNIST)
-        if data is None or mnist is None:
-            return _skip_all("CIFAR-10 JPEG or the MNIST test split not found under --datasets")
-        pretrain, target = {**pretrain, **data}, str(mnist)
-    metrics = ws.train("pretrain", p["recipe"], pretrain)
-    fraction, finetune = float(p["fraction"]), dict(p["finetune"])
-    flags = ["--data", target, "--fraction", f"{fraction:g}"]
-
     runs: dict[int, list[dict[str, Any]]] = {}
     for block in p["blocks"]:
         for seed in p["seeds"]:
@@ -131,7 +106,21 @@ def run(ctx: Context) -> list[Finding]:
                 {**shuffled, "data.probe_options": probe},
             )
             runs.setdefault(block, []).append(speed)
-    sweep = sweep_summary(runs)
+    return runs
+
+
+def run(ctx: Context) -> list[Finding]:
+    p, ws = ctx.settings, ctx.workspace
+    pretrain, target = {**QUICK_EVAL, **p["pretrain"]}, str(p["target"])
+    if p["recipe"] == CIFAR_RECIPE:
+        data, mnist = shared_data(ctx, *CIFAR), ctx.dataset(MNIST)
+        if data is None or mnist is None:
+            return _skip_all("CIFAR-10 JPEG or the MNIST test split not found under --datasets")
+        pretrain, target = {**pretrain, **data}, str(mnist)
+    metrics = ws.train("pretrain", p["recipe"], pretrain)
+    fraction, finetune = float(p["fraction"]), dict(p["finetune"])
+    flags = ["--data", target, "--fraction", f"{fraction:g}"]
+    sweep = sweep_summary(_block_shuffle(ctx, flags, finetune))
     interpolation = ws.analyze("interpolation", "interpolation", "pretrain", flags, finetune)
     criticality = ws.analyze("criticality", "criticality", "pretrain", flags, finetune)
     overrides = [("data.source", target), *finetune.items()]
@@ -174,21 +163,21 @@ PAPER = Paper(
     name="transfer",
     title="What is being transferred in transfer learning?",
     citation="Neyshabur, Sedghi & Zhang, NeurIPS 2020, arXiv 2008.11687",
-    section="5",
+    sources=SOURCES,
     setup=(
-        "Source: SimCLR on the built-in `shapes` (its CPU recipe as it is: 32 px, 16 "
-        "epochs); target: scikit-learn's handwritten `digits`, another dataset as PAPERS.md "
-        "5(f) suggests (1,257 training and 540 held-out 8x8 digits, resized to 16 px, 3 "
-        "channels), so that what transfers has to cross a domain. P-T fine-tunes the pretrained "
-        "ResNet-18 (1/8 width) on 10% of the target labels (126), RI-T trains the same network "
-        "from random initialisation on the same labels and schedule (`eval.finetune_*`: SGD, "
-        "30 epochs, 60 steps). Block shuffle (`data.probe=blockshuffle`): one fixed permutation "
-        "of b x b blocks (seed 1234 + s) for train and test, b in 16 (unshuffled), 8, 4, 2, 1; "
-        "3 seeds s, which also change the fine-tuning seed, the random init and the labelled "
-        "subset. Interpolation, CKA and criticality on the unshuffled target. Paper scale: "
-        "SimCLR on CIFAR-10 to MNIST at 32 px. The block-shuffle fine-tunes use no crop or "
-        "flip (`eval.finetune_augment=false`), as the paper's shuffle runs; interpolation, "
-        "CKA and criticality fine-tune with crop + flip."
+        "Source: SimCLR on the built-in `shapes` (its CPU recipe as it is: 32 px, 16 epochs); "
+        "target: scikit-learn's handwritten `digits`, another dataset (our CPU-scale stand-in for "
+        "the paper's ImageNet to DomainNet; 1,257 training and 540 held-out 8x8 digits, resized "
+        "to 16 px, 3 channels), so that what transfers has to cross a domain. P-T fine-tunes the "
+        "pretrained ResNet-18 (1/8 width) on 10% of the target labels (126), RI-T trains the same "
+        "network from random initialisation on the same labels and schedule (`eval.finetune_*`: "
+        "SGD, 30 epochs, 60 steps). Block shuffle (`data.probe=blockshuffle`): one fixed "
+        "permutation of b x b blocks (seed 1234 + s) for train and test, b in 16 (unshuffled), 8, "
+        "4, 2, 1; 3 seeds s, which also change the fine-tuning seed, the random init and the "
+        "labelled subset. Interpolation, CKA and criticality on the unshuffled target. Paper "
+        "scale: SimCLR on CIFAR-10 to MNIST at 32 px. The block-shuffle fine-tunes use no crop or "
+        "flip (`eval.finetune_augment=false`), as the paper's shuffle runs; interpolation, CKA "
+        "and criticality fine-tune with crop + flip."
     ),
     scales=SCALES,
     run=run,

@@ -12,16 +12,9 @@ from typing import Any
 
 from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, fmt, shared_data
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.clae.claims import GAIN, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-GAIN = Claim(
-    "CLAE improves every baseline (Plain, UEL, SimCLR) on CIFAR-10, CIFAR-100 and tinyImageNet, "
-    "typically by under 1 to about 2 points of top-1; at CPU scale (3 seeds, kNN) expect a small "
-    "positive mean gain (under about 1 point): a low-power test",
-    "[MEM]",
-    "PAPERS.md 2(d), 2(f)",
-)
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 SCALES: dict[str, dict[str, Any]] = {
     "tiny": {"recipe": "clae_resnet18w0.125_shapes_16e", "seeds": [0, 1], "settings": TINY_SHAPES},
@@ -92,7 +85,7 @@ PAPER = Paper(
     name="clae",
     title="Contrastive Learning with Adversarial Examples",
     citation="Ho & Vasconcelos, NeurIPS 2020, arXiv 2010.12050",
-    section="2",
+    sources=SOURCES,
     setup=(
         "SimCLR and SimCLR + CLAE (one FGSM copy of the first view, eps 0.03 in normalised "
         "units, alpha 1, auxiliary batch norms) from one recipe, the baseline with "

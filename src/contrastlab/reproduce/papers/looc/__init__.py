@@ -17,28 +17,10 @@ from typing import Any
 from contrastlab.report.grouped_bars import grouped_bars
 from contrastlab.reproduce.common import TINY_MODEL, shared_data
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.looc.claims import CLASS, LOOC_PLUS, ROTATION, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 from contrastlab.reproduce.workspace import set_flags
-
-ROTATION = Claim(
-    "A 4-way rotation-prediction linear probe on frozen features should be near chance for "
-    "MoCo+rot (invariance) and high for LooC's Z_rot",
-    "[MEM]",
-    "PAPERS.md 4(c), 4(f)",
-)
-CLASS = Claim(
-    "Adding rotation augmentation to MoCo hurts IN-100 accuracy. LooC with rotation does not; "
-    "the CIFAR-10 class probe should not degrade for LooC",
-    "[MEM]",
-    "PAPERS.md 4(d), 4(f)",
-)
-LOOC_PLUS = Claim(
-    'the abstract says "the concatenation of the invariant and varying spaces performs best '
-    'across all tasks we investigate"',
-    "[V-page]",
-    "PAPERS.md 4(a), 4(d)",
-)
 
 _DIGITS = {"moco": "moco_resnet18w0.125_digitsrot_100e", "looc": "looc_resnet18w0.125_digits_100e"}
 # the paper-scale pair: the CIFAR-10 MoCo recipe with LOOC's rotation, an MLP head (LooC++ reads
@@ -148,18 +130,29 @@ def run(ctx: Context) -> list[Finding]:
     if m is None:
         reason = "CIFAR-10 JPEG not found under --datasets"
         return [skipped(n, c, reason) for n, c in _NAMES]
-    rot, cls = m["rotation"], m["class"]
     mean = {
         key: {k: mean_spread(v)[0] for k, v in m[key].items()} for key in ("rotation", "random")
     }
-    cmean = {k: mean_spread(v)[0] for k, v in cls.items()}
     band = _chance_band(m["n_test"])
     rot_figs, cls_figs = _figures(ctx, m)
+    return [
+        _rotation_finding(m, mean, band, rot_figs),
+        _class_finding(m, cls_figs),
+        _plus_finding(m, mean, rot_figs + cls_figs),
+    ]
+
+
+def _rotation_finding(
+    m: dict[str, Any], mean: dict[str, dict[str, float]], band: float, figures: list[str]
+) -> Finding:
+    """The rotation probe: MoCo+rot's embedding near chance and below its random init, LooC's
+    z_rotation above chance, MoCo+rot's embedding and LooC's z_all."""
+    rot = m["rotation"]
     emb, zrot, zall = (
         mean["rotation"][k] for k in ("MoCo+rot embedding", "LooC z_rotation", "LooC z_all")
     )
     emb_random = mean["random"]["MoCo+rot embedding"]
-    rotation = finding(
+    return finding(
         "rotation probe",
         ROTATION,
         f"rotation probe top-1, {_seeds(rot)} (random init): "
@@ -176,8 +169,14 @@ def run(ctx: Context) -> list[Finding]:
             Test(f"LooC z_rotation {zrot:.3f} > MoCo+rot embedding {emb:.3f}", zrot > emb),
             Test(f"LooC z_rotation {zrot:.3f} > LooC z_all {zall:.3f}", zrot > zall),
         ],
-        rot_figs,
+        figures,
     )
+
+
+def _class_finding(m: dict[str, Any], figures: list[str]) -> Finding:
+    """The class probe: LooC's backbone no worse than MoCo+rot's (linear and kNN), within the
+    larger seed spread."""
+    cls = m["class"]
     rows = [("linear", cls["LooC backbone"], cls["MoCo+rot backbone"])]
     rows.append(("kNN", m["knn"]["looc"], m["knn"]["moco"]))
     tests = []
@@ -191,26 +190,34 @@ def run(ctx: Context) -> list[Finding]:
                 lm >= mm - slack,
             )
         )
-    klass = finding(
+    return finding(
         "class probe",
         CLASS,
         f"backbone top-1, {_seeds(cls)}: linear probe LooC {_pm(cls['LooC backbone'])}, "
         f"MoCo+rot {_pm(cls['MoCo+rot backbone'])}; kNN LooC {_pm(m['knn']['looc'])}, "
         f"MoCo+rot {_pm(m['knn']['moco'])}",
         tests,
-        cls_figs,
+        figures,
     )
+
+
+def _plus_finding(
+    m: dict[str, Any], mean: dict[str, dict[str, float]], figures: list[str]
+) -> Finding:
+    """LooC++ against the best other representation, by class and by rotation probe."""
+    rot, cls = m["rotation"], m["class"]
+    cmean = {k: mean_spread(v)[0] for k, v in cls.items()}
     others = [k for k in REPRESENTATIONS if k != "LooC++"]
     best_cls = max(others, key=lambda k: cmean[k])
     best_rot = max(others, key=lambda k: mean["rotation"][k])
-    plus = finding(
+    return finding(
         "LooC++",
         LOOC_PLUS,
         f"linear class top-1, {_seeds(cls)}: "
         + "; ".join(f"{k} {_pm(cls[k])}" for k in REPRESENTATIONS)
         + f". Rotation top-1: LooC++ {_pm(rot['LooC++'])}, {best_rot} {_pm(rot[best_rot])}. "
         "Our LooC++ concatenates the heads' hidden layers without the backbone feature "
-        "(PAPERS.md 4(a) leaves the layer uncertain)",
+        "(which layer the paper concatenates is recalled, not re-read)",
         [
             Test(
                 f"class: LooC++ {cmean['LooC++']:.3f} >= best other ({best_cls}) "
@@ -223,9 +230,8 @@ def run(ctx: Context) -> list[Finding]:
                 mean["rotation"]["LooC++"] >= mean["rotation"][best_rot],
             ),
         ],
-        rot_figs + cls_figs,
+        figures,
     )
-    return [rotation, klass, plus]
 
 
 def _pm(values: list[float]) -> str:
@@ -276,7 +282,7 @@ PAPER = Paper(
     name="looc",
     title="What Should Not Be Contrastive in Contrastive Learning",
     citation="Xiao, Wang, Efros & Darrell, ICLR 2021, arXiv 2008.05659",
-    section="4",
+    sources=SOURCES,
     setup=(
         "MoCo v2 with 4-way rotation added to its augmentations against LOOC (all-invariant, "
         "colour-varying and rotation-varying spaces on one backbone), with the same backbone, "

@@ -4,7 +4,7 @@ IIC trains its cluster heads by maximising the mutual information between the as
 image and of a transformed copy; an auxiliary head A with k = 5x the classes (over-clustering) is
 trained in alternation with the k = classes head B. We train the IIC recipe over seeds with head A
 (``method.iic.overclusters`` 50) and without it (0), on scikit-learn's digits and on the MNIST test
-split of ../shared (when present), and judge head B by IIC's own figure: the Hungarian accuracy of
+split under --datasets (when given), and judge head B by IIC's own figure: the Hungarian accuracy of
 the sub-head with the lowest training loss (``cluster_top1`` of the run's metrics.json). The
 reference needs no training: k-means on raw pixels of the same images, Hungarian-matched the same
 way (`contrastlab.evaluate.clustering`), over k-means seeds.
@@ -18,26 +18,13 @@ from typing import Any
 from contrastlab.config import load_recipe
 from contrastlab.reproduce.common import TINY_MODEL, fmt, shared_data
 from contrastlab.reproduce.paper import Context, Paper
+from contrastlab.reproduce.papers.iic.claims import ABOVE_KMEANS, OVERCLUSTERING, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
-from contrastlab.reproduce.verdict import Claim, Finding, Test, finding, mean_spread, skipped
-
-OVERCLUSTERING = Claim(
-    "head A = overclustering with k = 5-7x the classes (70 for CIFAR-10/STL-10, 140 for "
-    "CIFAR-100-20, 50 for MNIST); STL10 ablations: full 59.6, no auxiliary overclustering 43.8 "
-    "(lowest-loss sub-head)",
-    "[V-log]",
-    "PAPERS.md 8(a), 8(d)",
-)
-ABOVE_KMEANS = Claim(
-    "STL10 59.6, CIFAR-10 61.7, CIFAR-100-20 25.7, MNIST 99.2 (lowest-loss sub-head); MNIST IIC "
-    "on CPU: Hungarian accuracy should rise well above pixel k-means (about 53% [MEM])",
-    "[V-log]",
-    "PAPERS.md 8(d), 8(f)",
-)
+from contrastlab.reproduce.verdict import Finding, Test, finding, mean_spread, skipped
 
 DIGITS = "iic_resnet18w0.125_digits_200e"
 MNIST = "iic_resnet18_mnist_3200e"
-MNIST_DIR = "mnist-test"  # ../shared/datasets/mnist-test: the 10,000 MNIST test images (IDX)
+MNIST_DIR = "mnist-test"  # under --datasets: the 10,000 MNIST test images (IDX)
 OVERCLUSTERS = 50  # head A's k in both recipes (5x the 10 classes)
 # the run's own figures: head B's Hungarian accuracy, and the random-init twin's (an untrained
 # reference); kNN only because `eval.protocols` may not be empty
@@ -203,6 +190,14 @@ def run(ctx: Context) -> list[Finding]:
         findings.append(skipped("over-clustering, MNIST", OVERCLUSTERING, reason))
 
     full = {"digits": digits["full"], **({"MNIST": mnist["full"]} if mnist else {})}
+    findings.append(_above_kmeans(full, kmeans, figures))
+    return findings
+
+
+def _above_kmeans(
+    full: dict[str, list[dict[str, Any]]], kmeans: dict[str, list[float]], figures: list[str]
+) -> Finding:
+    """IIC (with head A) against k-means on pixels, per dataset, by the means over seeds."""
     tests, measured = [], []
     for name, runs in full.items():
         iic, reference = mean_spread(_column(runs, "cluster_top1"))[0], mean_spread(kmeans[name])[0]
@@ -216,10 +211,7 @@ def run(ctx: Context) -> list[Finding]:
             f"{name}: IIC {_describe(runs)}; pixel k-means {fmt(kmeans[name])}; "
             f"random-init network {untrained:.3f}"
         )
-    findings.append(
-        finding("IIC vs pixel k-means", ABOVE_KMEANS, "; ".join(measured), tests, figures)
-    )
-    return findings
+    return finding("IIC vs pixel k-means", ABOVE_KMEANS, "; ".join(measured), tests, figures)
 
 
 def _overclustering(
@@ -252,20 +244,20 @@ PAPER = Paper(
     name="iic",
     title="Invariant Information Clustering for Unsupervised Image Classification and Segmentation",
     citation="Ji, Henriques, Vedaldi, ICCV 2019, arXiv 1807.06653",
-    section="8",
+    sources=SOURCES,
     setup=(
         "The IIC recipe (ResNet-18 at 1/8 width, head A with 50 over-clusters and head B with 10 "
         "clusters, 5 sub-heads each, trained alternately 1:2, 3 sample repeats, Adam) trained "
         "with head A and without it (method.iic.overclusters 0: head B every step), the same "
         "epochs and seeds; head B judged by the Hungarian accuracy of its lowest-training-loss "
         "sub-head (IIC's reported figure, chosen without labels). Digits: trained on the 1,257 "
-        "training images, scored on the 540 held-out ones. MNIST (../shared test split): "
-        "trained and scored on the same images, as IIC does. Reference: k-means (10 restarts) "
-        "on the raw pixels of the scored images, over k-means seeds, and the random-init "
-        "network's head B. Small: digits at their native 8x8, 150 epochs, 3 seeds (the gap "
-        "only opens with training: about 0 at 60 epochs in a trial run, so epochs were kept "
-        "over more seeds); MNIST 2,000 images at 8x8, 60 epochs, one seed. Paper: the "
-        "digits recipe at 200 epochs over 5 seeds and the MNIST ResNet-18 3,200-epoch recipe."
+        "training images, scored on the 540 held-out ones. MNIST (the test split under "
+        "--datasets): trained and scored on the same images, as IIC does. Reference: k-means (10 "
+        "restarts) on the raw pixels of the scored images, over k-means seeds, and the "
+        "random-init network's head B. Small: digits at their native 8x8, 150 epochs, 3 seeds "
+        "(the gap only opens with training: about 0 at 60 epochs in a trial run, so epochs were "
+        "kept over more seeds); MNIST 2,000 images at 8x8, 60 epochs, one seed. Paper: the digits "
+        "recipe at 200 epochs over 5 seeds and the MNIST ResNet-18 3,200-epoch recipe."
     ),
     scales=SCALES,
     run=run,
