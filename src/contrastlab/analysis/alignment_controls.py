@@ -1,4 +1,4 @@
-"""Chance levels for the first-layer alignment of Maennel et al. 2020 (PAPERS.md section 6).
+"""Chance levels for the first-layer alignment of Maennel et al. 2020 (arXiv 2006.10455).
 
 `contrastlab.analysis.covariance.misalignment` is 0 for filters whose covariance Sigma_w shares
 the eigenvectors of the patch covariance Sigma_x, but a finite sample of filters is never exactly
@@ -11,7 +11,7 @@ whether what training produced is tied to the data's own eigenvectors:
   below this chance level; one anisotropic in unrelated directions scores the same.
 * :func:`mapping_smoothness`: how well the filters' variance along each data eigenvector,
   sigma_i = u_i^T Sigma_w u_i, is a smooth function of the eigenvalue lambda_i (the eigenvalue
-  mapping f of 6(a) item 5): the R^2 of a low-degree polynomial in log lambda. With
+  mapping f the paper plots): the R^2 of a low-degree polynomial in log lambda. With
   ``basis="random"`` the same is measured along Haar-random orthonormal bases (with the data's
   eigenvalues kept in order), its chance level.
 """

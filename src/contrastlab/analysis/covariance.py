@@ -1,16 +1,15 @@
 """First-layer covariance alignment: do the filters' second moments share the data's eigenvectors?
 
 Maennel et al. 2020, "What Do Neural Networks Learn When Trained With Random Labels?" (NeurIPS
-2020, arXiv 2006.10455; PAPERS.md section 6). Each first-layer filter, flattened over
-(C, k, k), is treated as a draw from a distribution with second moment Sigma_w; input patches of
-the same geometry have covariance Sigma_x = U diag(lambda) U^T (6(a) item 1). Sigma_w is
-*aligned* with Sigma_x when every eigenspace of Sigma_x lies inside an eigenspace of Sigma_w, that
-is Sigma_w = U diag(f(lambda)) U^T for some function f on the eigenvalues (6(a) item 2, [V-page]).
-The paper shows that training with random labels produces this alignment in the first layer
-(6(a) item 3, [V-page] abstract).
+2020, arXiv 2006.10455). Each first-layer filter, flattened over (C, k, k), is treated as a draw
+from a distribution with second moment Sigma_w; input patches of the same geometry have
+covariance Sigma_x = U diag(lambda) U^T. Sigma_w is *aligned* with Sigma_x when every eigenspace
+of Sigma_x lies inside an eigenspace of Sigma_w, that is Sigma_w = U diag(f(lambda)) U^T for
+some function f on the eigenvalues (the paper's definition, [V-page]). The paper shows that
+training with random labels produces this alignment in the first layer ([V-page] its abstract).
 
 This module measures it (:func:`misalignment`, :func:`eigenvalue_mapping`) and builds it
-(:func:`aligned_init_`, the sampling experiment of 6(a) item 6). Patches and filters are flattened
+(:func:`aligned_init_`, the paper's sampling experiment). Patches and filters are flattened
 in the same (C, k, k) order, the order of ``torch.nn.functional.unfold``. All matrices are
 computed and returned in float64 on the CPU.
 """
@@ -82,7 +81,7 @@ def input_patch_covariance(
     (one value per channel) are given, normalised as the encoder does, ``(x - mean) / std``.
     Patches are taken without padding at every ``stride``-th position, as
     ``torch.nn.functional.unfold`` does, and flattened in (C, k, k) order. The covariance is
-    centred (PAPERS.md 6(e)) with the unbiased normaliser:
+    centred with the unbiased normaliser:
 
         Sigma_x = 1 / (P - 1) * sum_p (x_p - mean)(x_p - mean)^T.
 
@@ -136,12 +135,12 @@ def weight_covariance(conv_weight: Tensor, *, centre: bool = False) -> Tensor:
 
     ``conv_weight`` is a conv weight (out, C, k, k), flattened in (C, k, k) order like the
     patches of :func:`input_patch_covariance`, or a linear weight (out, D). Each of the ``out``
-    filters is one sample (rows, not input dims: PAPERS.md 6(e)):
+    filters is one sample (rows, not input dims):
 
         Sigma_w = 1 / out * sum_j w_j w_j^T = W^T W / out.
 
     The paper models the filters as zero-mean draws (its sampled initialisation is
-    N(0, Sigma_w), 6(a) item 6), so by default the moment is not centred; ``centre=True``
+    N(0, Sigma_w)), so by default the moment is not centred; ``centre=True``
     subtracts the mean filter and uses the unbiased 1 / (out - 1) instead.
     """
     w = torch.as_tensor(conv_weight).detach()
@@ -197,26 +196,26 @@ def _eigenspaces(eigenvalues: Tensor, rtol: float) -> Tensor:
 def misalignment(weight_cov: Tensor, data_cov: Tensor, *, rtol: float = 1e-9) -> float:
     """How far Sigma_w is from being aligned with Sigma_x: 0 when aligned, in [0, 1] otherwise.
 
-    With Sigma_x = U diag(lambda) U^T and C = U^T Sigma_w U (Sigma_w in the data eigenbasis,
-    PAPERS.md 6(a) item 4 [MEM]), the score is the off-diagonal energy ratio
+    With Sigma_x = U diag(lambda) U^T and C = U^T Sigma_w U (Sigma_w in the data eigenbasis; the
+    paper's own score is recalled, not re-read, [MEM]), the score is the off-diagonal energy ratio
 
         m = ||C - diag(C)||_F / ||C||_F,
 
     which equals sqrt(sum_i r_i^2) / ||Sigma_w||_F for the per-eigenvector residuals
-    r_i^2 = u_i^T Sigma_w^2 u_i - (u_i^T Sigma_w u_i)^2 (the other score of 6(a) item 4): the
-    two options there agree. For distinct data eigenvalues m = 0 exactly when every u_i is an
+    r_i^2 = u_i^T Sigma_w^2 u_i - (u_i^T Sigma_w u_i)^2 (the same score per eigenvector): the
+    two forms agree. For distinct data eigenvalues m = 0 exactly when every u_i is an
     eigenvector of Sigma_w, i.e. when the matrices commute and Sigma_w = U f(Lambda) U^T; m is
     unchanged by scaling either matrix.
 
     Data eigenvalues within ``rtol * max|lambda|`` of each other are one eigenspace (U is not
-    unique there). Following the paper's definition (6(a) item 2: each eigenspace of Sigma_x lies
+    unique there). Following the paper's definition (each eigenspace of Sigma_x lies
     in one of Sigma_w), diag(C) is then replaced by the nearest such matrix, C's diagonal averaged
     over each eigenspace, so Sigma_w must be a multiple of the identity there (merely commuting is
     not enough); with distinct eigenvalues this is the formula above.
 
     A finite sample of n filters is never exactly aligned: filters drawn from an aligned
     N(0, Sigma) give E||C - diag(C)||_F^2 = (tr(Sigma)^2 - ||Sigma||_F^2) / n, so compare with
-    the initialisation baseline (6(e)), not with 0.
+    the initialisation baseline, not with 0.
     """
     sigma_w, sigma_x = _check_pair(weight_cov, data_cov)
     if not bool(sigma_w.any()):
@@ -234,10 +233,10 @@ def misalignment(weight_cov: Tensor, data_cov: Tensor, *, rtol: float = 1e-9) ->
 def eigenvalue_mapping(weight_cov: Tensor, data_cov: Tensor) -> tuple[Tensor, Tensor]:
     """Data eigenvalues lambda_i (ascending) and the filters' variance sigma_i along each u_i.
 
-    sigma_i = u_i^T Sigma_w u_i for the eigenvectors u_i of Sigma_x (PAPERS.md 6(a) item 5). When
-    Sigma_w = U f(Lambda) U^T this recovers sigma_i = f(lambda_i); plotted against lambda_i
-    (:func:`contrastlab.report.eigen_mapping.eigenvalue_mapping_plot`) it shows the mapping f
-    the layer has learnt.
+    sigma_i = u_i^T Sigma_w u_i for the eigenvectors u_i of Sigma_x (the mapping the paper plots).
+    When Sigma_w = U f(Lambda) U^T this recovers sigma_i = f(lambda_i); plotted against lambda_i
+    (:func:`contrastlab.report.eigen_mapping.eigenvalue_mapping_plot`) it shows the mapping f the
+    layer has learnt.
     """
     sigma_w, sigma_x = _check_pair(weight_cov, data_cov)
     eigenvalues, u = torch.linalg.eigh(sigma_x)
@@ -249,8 +248,8 @@ def interpolated_mapping(lambdas: Tensor, sigmas: Tensor) -> Mapping:
 
     Linear interpolation of sigma in log(lambda), constant beyond the measured range; pairs with
     lambda_i <= 0 are dropped, and negative sigma (rounding) is clipped to 0. This is the "f
-    fitted" option of 6(a) item 6: measure :func:`eigenvalue_mapping` on a layer trained with
-    random labels, then sample fresh filters with the same mapping.
+    fitted" variant of the paper's sampling experiment: measure :func:`eigenvalue_mapping` on a
+    layer trained with random labels, then sample fresh filters with the same mapping.
     """
     lam = torch.as_tensor(lambdas, dtype=torch.float64).flatten()
     sig = torch.as_tensor(sigmas, dtype=torch.float64).flatten()
@@ -291,7 +290,8 @@ def aligned_init_(
 ) -> None:
     """Re-sample ``conv``'s filters from N(0, Sigma_w) aligned with the data, in place.
 
-    The sampling experiment of PAPERS.md 6(a) item 6 [MEM]: with data_cov = U diag(lambda) U^T,
+    The sampling experiment of Maennel et al. 2020 (recalled, [MEM]): with data_cov =
+    U diag(lambda) U^T,
 
         Sigma_w = U diag(f(lambda)) U^T,   w_j = U diag(sqrt(f(lambda))) z_j,  z_j ~ N(0, I),
 
@@ -299,13 +299,14 @@ def aligned_init_(
     on the (float64, clipped at 0) eigenvalues returning non-negative variances; the default
     f(lambda) = lambda (Sigma_w proportional to Sigma_x) is ours: the first-order effect of
     random-label SGD, whose first-layer updates are input combinations with label-independent
-    coefficients (6(a) item 3 [MEM]). :func:`interpolated_mapping` fits f to a trained layer.
+    coefficients (the paper's intuition, [MEM]). :func:`interpolated_mapping` fits f to a
+    trained layer.
 
     The sampled weight is then rescaled so that ||W||_F equals ``norm``, by default
     :func:`default_init_norm` (sqrt(out_channels / 3)), the expected norm of PyTorch's default
-    initialisation: the norm-matched comparison of the paper (6(a) item 6, 6(c)). The bias is left
-    alone. ``conv`` must have ``groups=1`` and a square kernel, and ``data_cov`` be
-    (C k^2, C k^2), e.g. from :func:`input_patch_covariance` with the same kernel size.
+    initialisation: the paper's norm-matched comparison. The bias is left alone. ``conv`` must
+    have ``groups=1`` and a square kernel, and ``data_cov`` be (C k^2, C k^2), e.g. from
+    :func:`input_patch_covariance` with the same kernel size.
     """
     if not isinstance(conv, nn.Conv2d):
         raise ContrastlabError(f"aligned_init_ needs an nn.Conv2d, got {type(conv).__name__}")

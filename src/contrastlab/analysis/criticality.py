@@ -2,7 +2,7 @@
 
 Chatterji, Neyshabur & Sedghi 2020 ("The intriguing role of module criticality in the
 generalization of deep networks"), as used by Neyshabur, Sedghi & Zhang 2020 to compare
-fine-tuned and from-scratch networks (PAPERS.md 5(a)4, tagged [MEM]: to be checked in the PDF).
+fine-tuned and from-scratch networks (recalled, [MEM]: to be checked in the papers).
 For module i with initial weights theta_i^0 and final weights theta_i^F, and every other module
 kept at its final weights,
 
@@ -21,8 +21,8 @@ over the (alpha, sigma) plane per module (:mod:`contrastlab.report.criticality_h
 Our search grid (the paper's is [MEM]): alpha in {0, 0.1, ..., 1} and sigma in {0} plus the
 positive ``sigmas`` (default 0.001 to 1 in 1-3 steps; the definition of Chatterji et al. bounds
 sigma by 1), the expectation over u estimated from ``n_samples`` draws. The constraint is taken
-relative to the final network, metric <= final + threshold (PAPERS.md states it as train error
-<= eps; the two agree when the final train error is 0).
+relative to the final network, metric <= final + threshold (Chatterji et al. state it as train
+error <= eps, as we recall it; the two agree when the final train error is 0).
 """
 
 from __future__ import annotations

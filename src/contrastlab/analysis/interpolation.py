@@ -1,16 +1,17 @@
 """Linear interpolation between two solutions and the performance barrier along the path.
 
 The interpolation experiment of Neyshabur, Sedghi & Zhang 2020 ("What is being transferred in
-transfer learning?", section 5 of PAPERS.md): two trained networks theta_1 and theta_2 of the same
+transfer learning?", NeurIPS 2020): two trained networks theta_1 and theta_2 of the same
 architecture are mixed entry by entry, theta(a) = (1 - a) theta_1 + a theta_2, and the mixture is
 evaluated on a grid of a in [0, 1] (the official ``ckpt_interpolation.py`` uses 50 points for
 DomainNet, 20 for CheXpert; every state-dict entry is interpolated [V-code]). Two fine-tunes of
 one pretrained checkpoint show a flat curve (one basin), two runs from random initialisation a
 bump: a *performance barrier*.
 
-The paper's models are Fixup ResNets without BatchNorm. For BN models the running statistics
-of the mixture are those of neither endpoint, so PAPERS.md 5(a) asks to recompute them at every
-a: :func:`reestimate_batchnorm` does that, in train mode with a cumulative average over images.
+The paper's models are Fixup ResNets without BatchNorm. For BN models the running statistics of the
+mixture are those of neither endpoint, so they have to be recomputed at every a (our adaptation to
+BN models): :func:`reestimate_batchnorm` does that, in train mode with a cumulative average over
+images.
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ def interpolate_state(
 
     Every floating-point (or complex) entry is interpolated, parameters and buffers alike (BN
     running means and variances included), as in the official code of Neyshabur et al. 2020
-    (PAPERS.md 5(a)3 and 5(e)). ``alpha`` 0 and 1 return exact copies of the endpoints; other
-    finite values outside [0, 1] extrapolate along the line. Integer and boolean entries (such as
-    BatchNorm's ``num_batches_tracked``) cannot be mixed: they are taken from the nearer endpoint,
-    ``state_a`` for alpha <= 0.5 and ``state_b`` above (our choice; it keeps both endpoints
-    exact). The result holds new tensors on ``state_a``'s devices, in ``state_a``'s key order.
+    (``ckpt_interpolation.py``, [V-code]). ``alpha`` 0 and 1 return exact copies of the endpoints;
+    other finite values outside [0, 1] extrapolate along the line. Integer and boolean entries
+    (such as BatchNorm's ``num_batches_tracked``) cannot be mixed: they are taken from the nearer
+    endpoint, ``state_a`` for alpha <= 0.5 and ``state_b`` above (our choice; it keeps both
+    endpoints exact). The result holds new tensors on ``state_a``'s devices, in ``state_a``'s key
+    order.
 
     Raises unless the two states have the same keys, shapes and dtypes, naming the first key that
     differs.
@@ -205,8 +207,8 @@ def barrier_height(
     endpoints, over the rows of ``curve`` with a in [0, 1] (the rows with a = 0 and a = 1 must be
     present; rows outside [0, 1] are ignored). The endpoints contribute 0, so the height is
     >= 0, and exactly 0 for a curve that is linear or convex in a. This is the Frankle-style
-    formalisation of the barrier of Neyshabur et al. 2020, which is tagged [MEM] in PAPERS.md
-    5(a)3 (the paper may only plot the curves; it uses test error).
+    formalisation of the barrier of Neyshabur et al. 2020, as we recall it ([MEM]: the paper may
+    only plot the curves; it uses test error).
 
     For a metric where higher is better (accuracy) pass ``higher_is_better=True``: the metric is
     negated, so the height for accuracy equals the height for the error 1 - accuracy.

@@ -1,7 +1,7 @@
 """Distance between two models in parameter space.
 
-Neyshabur, Sedghi & Zhang 2020 ("What is being transferred in transfer learning?", PAPERS.md
-5(a)2) measure the l2 distance between the parameters of two fine-tuned models (two fine-tunes
+Neyshabur, Sedghi & Zhang 2020 ("What is being transferred in transfer learning?", NeurIPS
+2020) measure the l2 distance between the parameters of two fine-tuned models (two fine-tunes
 of one pretrained checkpoint are close; two models trained from different random
 initialisations are far apart) and between a model and its own initialisation. Here that is the
 Frobenius norm of the difference of every floating-point tensor two state dicts share by name,

@@ -1,7 +1,7 @@
 """Optimisation speed: how much faster a pretrained encoder learns a task than a random one.
 
-Neyshabur, Sedghi & Zhang 2020 ("What is being transferred in transfer learning?", section 5 of
-PAPERS.md) compare the learning curves of fine-tuning from pretrained weights and training from
+Neyshabur, Sedghi & Zhang 2020 ("What is being transferred in transfer learning?", NeurIPS
+2020) compare the learning curves of fine-tuning from pretrained weights and training from
 random initialisation on the same target data: pretrained models reach a given accuracy in far
 fewer steps. Here both are fine-tuned with :func:`contrastlab.evaluate.finetune` on the same
 labelled subset and schedule, with the test top-1 recorded along the way; the comparison is the

@@ -1,7 +1,7 @@
 """Feature suppression: how linearly decodable each competing factor is from frozen features.
 
 The measurement behind Chen, Luo & Li 2021 ("Intriguing Properties of Contrastive Losses",
-section 1 of PAPERS.md): when two features compete (object class vs an overlaid digit vs random
+NeurIPS 2021): when two features compete (object class vs an overlaid digit vs random
 bits), contrastive learning tends to keep the easier one and suppress the other; a linear read-out
 of each factor from the same frozen representation shows which survived. Three kinds of factor:
 

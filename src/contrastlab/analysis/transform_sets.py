@@ -3,8 +3,8 @@
 Builders turn a batch of uint8 images into sets of transformed copies (one set per source image,
 its copies next to each other, set id = the source index) for
 :func:`contrastlab.analysis.invariance.invariance_score`: occlusion, rotation (viewpoint),
-illumination/colour, and instance sets given by the data's own group ids (Purushwalkam & Gupta
-2020, section 7 of PAPERS.md). :func:`similarity_vs_strength` measures the mean cosine between an
+illumination/colour, and instance sets given by the data's own group ids (Purushwalkam & Gupta,
+NeurIPS 2020). :func:`similarity_vs_strength` measures the mean cosine between an
 image's features and those of a transformed copy, per transformation strength.
 """
 

@@ -1,9 +1,9 @@
 """Early training from a first layer sampled aligned with the data (Maennel et al. 2020).
 
-The sampling experiment of PAPERS.md 6(a) item 6 and 6(f) check 2: re-sample a fresh network's
-first convolution from N(0, U diag(f(lambda)) U^T), aligned with the patch covariance
-Sigma_x = U diag(lambda) U^T of its training images, rescale it to the norm of the default
-draw it replaces, and train on real labels beside the same network left at its default draw.
+The sampling experiment of Maennel et al. 2020 (recalled, [MEM]), as we run it: re-sample a fresh
+network's first convolution from N(0, U diag(f(lambda)) U^T), aligned with the patch covariance
+Sigma_x = U diag(lambda) U^T of its training images, rescale it to the norm of the default draw it
+replaces, and train on real labels beside the same network left at its default draw.
 
 :func:`early_training` trains one such network for a few epochs with `train_recipe`, through
 its ``prepare`` hook (`contrastlab train` has no option for it: the aligned draw needs the

@@ -1,12 +1,12 @@
 """Category-instance sets from labelled images, for the invariance score's ``instance`` sets
 (`contrastlab analyze invariance --transforms instance`).
 
-Purushwalkam & Gupta (2020, PAPERS.md 7(a)) measure instance invariance on sets of *different
-instances of one category* (Pascal3D+ "viewpointconstant_instance": several cars, chairs, ... at a
-similar viewpoint): a representation invariant to the instance fires on all of a set's images.
-Any labelled data gives such sets: each class's images, in a seeded random order, cut into sets
-of ``per_set`` (the last fewer-than-``per_set`` images of a class join no set). On handwritten
-digits a set is one digit written by different people, all upright.
+Purushwalkam & Gupta (NeurIPS 2020; [V-code] their official configs) measure instance invariance on
+sets of *different instances of one category* (Pascal3D+ "viewpointconstant_instance": several
+cars, chairs, ... at a similar viewpoint): a representation invariant to the instance fires on all
+of a set's images. Any labelled data gives such sets: each class's images, in a seeded random
+order, cut into sets of ``per_set`` (the last fewer-than-``per_set`` images of a class join no
+set). On handwritten digits a set is one digit written by different people, all upright.
 
 `save_npz` writes the sets as an ``.npz`` source with a ``groups`` array (`data.npz`), which the
 ``instance`` transform reads.

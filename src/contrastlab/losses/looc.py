@@ -34,7 +34,7 @@ def looc_nce(queries: Tensor, keys: Tensor, queues: Tensor, temperature: float) 
     Z_0 every key is a positive (one term each against the queue); in Z_i only k_i is, and the
     image's other keys, which differ from q in augmentation i, are extra negatives. These two
     readings of the paper (a mean over positives in Z_0; the other keys as negatives in Z_i) are
-    our choices where PAPERS.md is unsure.
+    our choices where the paper could not be checked (no official code was found).
 
     Args:
         queries: (S, N, D) unit queries, S = n + 1 spaces.

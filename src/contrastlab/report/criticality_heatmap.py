@@ -1,7 +1,7 @@
 """The module-criticality picture: the metric over modules x rewind alpha, as a PNG heat map.
 
 After the module-criticality plots of Chatterji, Neyshabur & Sedghi 2020 and Neyshabur, Sedghi &
-Zhang 2020 (PAPERS.md 5(a)4, [MEM]), which show the train error over the rewind alpha (and the
+Zhang 2020 (recalled, [MEM]), which show the train error over the rewind alpha (and the
 noise sigma) for each module: here one row per module, one column per alpha, at one sigma of
 the search (sigma 0 by default: pure rewinding). Each row is labelled with the module's
 criticality mu; at sigma 0 a dot marks its smallest feasible alpha.

@@ -1,6 +1,6 @@
 """The eigenvalue-mapping figure: the filters' variance along each data eigenvector (matplotlib).
 
-Maennel et al. 2020 (PAPERS.md 6(a) item 5) plot sigma_i = u_i^T Sigma_w u_i against the data
+Maennel et al. 2020 (arXiv 2006.10455) plot sigma_i = u_i^T Sigma_w u_i against the data
 eigenvalues lambda_i; after random-label training the points lie on a smooth curve f, the mapping
 of the aligned covariance Sigma_w = U f(Lambda) U^T. The pairs come from
 :func:`contrastlab.analysis.covariance.eigenvalue_mapping`.

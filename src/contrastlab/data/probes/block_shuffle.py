@@ -1,9 +1,9 @@
 """Block shuffling (Neyshabur, Sedghi & Zhang, "What is being transferred in transfer learning?",
-NeurIPS 2020, section 3; PAPERS.md section 5(a) item 1, [V-code] ``libdata/utils.py``).
+NeurIPS 2020, section 3; [V-code] the official ``libdata/utils.py``).
 
 Each S x S image is cut into non-overlapping b x b blocks, a (S/b) x (S/b) grid of them, and the
 blocks are moved to new grid positions by ONE fixed random permutation, drawn once from a seed and
-shared by every image of the data set, train and test alike (5(e): the permutation is fixed
+shared by every image of the data set, train and test alike (the permutation is fixed
 across the data set, not drawn per image). Inside a block the pixels keep their arrangement, so
 b = S leaves the image unchanged and b = 1 permutes single pixels (all channels of a pixel move
 together; the paper's separate "pixel shuffle", which mixes channels too, is not this). The

@@ -1,5 +1,5 @@
-"""Digits on images (Chen, Luo & Li, "Intriguing Properties of Contrastive Losses", NeurIPS 2021;
-PAPERS.md 1(a) "DigitOnImageNet" and 1(f) check 4, [V-page] project page, [V-code]
+"""Digits on images (Chen, Luo & Li, "Intriguing Properties of Contrastive Losses", NeurIPS 2021:
+their "DigitOnImageNet" set, [V-page] project page, [V-code] the official colab
 ``digits_on_tf_flowers.ipynb``).
 
 A competing, easy feature: every image gets a handwritten digit merged onto it, and both labels

@@ -1,6 +1,6 @@
 """Multi-object canvases and their object-centric crops (Chen, Luo & Li, "Intriguing Properties
 of Contrastive Losses", NeurIPS 2021: the multi-object study of section 3 [MEM, UNVERIFIED] and
-the "Modified MultiDigits" set [V-page]; PAPERS.md 1(a)).
+the "Modified MultiDigits" set, [V-page] project page).
 
 Each canvas holds k objects on a black background at non-overlapping places, and every object's
 class is kept, so one can ask whether a global, instance-level representation still encodes each

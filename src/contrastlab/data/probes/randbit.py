@@ -1,11 +1,11 @@
 """RandBit: random bits appended as constant channels (Chen, Luo & Li, "Intriguing Properties of
-Contrastive Losses", NeurIPS 2021; PAPERS.md 1(a) "Feature-suppression datasets" and 1(e),
-[V-page] project page and [V-code] ``randbits_mnist.ipynb``).
+Contrastive Losses", NeurIPS 2021: one of their feature-suppression datasets, [V-page] project
+page and [V-code] the official colab ``randbits_mnist.ipynb``).
 
 Every image carries an n-bit integer, shown to the network as n extra channels, each a constant
 plane equal to one bit. The bits are shared perfectly by the two views of an image and are
 unique-ish per image, so log2(data size) bits are enough to solve instance discrimination: an
-"easy feature" that suppresses the harder ones. Two details matter (1(e)): the planes are
+"easy feature" that suppresses the harder ones. Two details of the colab matter: the planes are
 appended AFTER augmentation (the crop never cuts or resizes them, both views carry identical
 bits, and so does the un-augmented test image), and the integer is deterministic per image.
 

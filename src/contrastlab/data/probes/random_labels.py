@@ -2,10 +2,10 @@
 
 Zhang et al. 2017 ("Understanding deep learning requires rethinking generalization") and Maennel
 et al. 2020 ("What Do Neural Networks Learn When Trained With Random Labels?", NeurIPS 2020,
-arXiv 2006.10455; PAPERS.md section 6) train on labels that carry no information about the
+arXiv 2006.10455) train on labels that carry no information about the
 image. With labels independent of x, the first layer's SGD updates are combinations of input
 patches whose coefficients are uncorrelated with x, so its filters' covariance comes to share
-the eigenvectors of the patch covariance (6(a) item 3).
+the eigenvectors of the patch covariance (Maennel et al.'s first-layer result).
 
 `randomize_labels` replaces ``round(fraction * N)`` labels, at indices chosen uniformly without
 replacement, by classes drawn uniformly from all the data's classes (a replaced label may equal
