@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from contrastlab import hardware
+from contrastlab.core import hardware
 from contrastlab.core.hardware import half_precision_warning, native_half
 
 

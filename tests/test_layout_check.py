@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from contrastlab import layout_check
 from contrastlab.cli import main
 from contrastlab.core.errors import ConfigError
+from contrastlab.models import layout_check
 from contrastlab.models.layout_check import channels_last_faults, check_channels_last, layout_error
 
 SHORTCUT = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.Conv2d(8, 8, 3, padding=1))
