@@ -109,8 +109,10 @@ def test_the_lock_goes_with_a_killed_holder(tmp_path: Path) -> None:
             assert (tmp_path / LOCK_NAME).read_text() == f"pid {os.getpid()}, test\n"
 
 
-START_TOGETHER = (  # import everything, then wait for the go file: both reach `train` at once
-    "import sys, time; from pathlib import Path; import contrastlab.commands.train; "
+# import everything training needs (the command's parser loads none of it), then wait for the go
+# file: both reach `train` at once
+START_TOGETHER = (
+    "import sys, time; from pathlib import Path; import contrastlab.api.training; "
     "from contrastlab.cli import main; go = Path(sys.argv[1]); print('ready', flush=True)\n"
     "while not go.exists(): time.sleep(0.005)\n"
     "sys.exit(main(sys.argv[2:]))"
