@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from contrastlab import __version__
 from contrastlab.commands import add_commands
-from contrastlab.core.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError, error_line
 from contrastlab.reproduce import command as reproduce_command
 
 __all__ = ["build_parser", "main"]
@@ -35,12 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except ContrastlabError as exc:
-        print(f"contrastlab: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a failing disk or file system: say which file, keep the run
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"contrastlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    except (ContrastlabError, OSError) as exc:  # a disk's failure too: say which file, keep the run
+        print(f"contrastlab: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("contrastlab: interrupted; the last checkpoint is intact", file=sys.stderr)

@@ -17,3 +17,12 @@ class DataError(ContrastlabError):
 
 class CheckpointError(ContrastlabError):
     """A checkpoint or run directory that cannot be read or does not match the recipe."""
+
+
+def error_line(exc: ContrastlabError | OSError) -> str:
+    """The one line that tells a person what failed: a ContrastlabError's message, or an
+    OSError's reason and the file it names (a failing disk or file system)."""
+    if isinstance(exc, ContrastlabError):
+        return str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"

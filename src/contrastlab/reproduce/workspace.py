@@ -32,7 +32,7 @@ import yaml
 
 from contrastlab.commands import run_command
 from contrastlab.core.atomic import atomic_write_text
-from contrastlab.core.errors import ContrastlabError
+from contrastlab.core.errors import ContrastlabError, error_line
 
 __all__ = ["Step", "Workspace", "set_flags"]
 
@@ -93,10 +93,9 @@ class Workspace:
             try:
                 code = run_command(list(argv))
             except (ContrastlabError, OSError) as exc:
-                what = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) else exc
                 raise ContrastlabError(
-                    f"step failed: {line}: {what}; fix it and rerun the same reproduce command "
-                    f"to continue from {self.root}"
+                    f"step failed: {line}: {error_line(exc)}; fix it and rerun the same "
+                    f"reproduce command to continue from {self.root}"
                 ) from None
         if code != 0:
             raise ContrastlabError(
