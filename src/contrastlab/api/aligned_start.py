@@ -23,11 +23,10 @@ from torch import nn
 from contrastlab.analysis.covariance import (
     Mapping,
     aligned_init_,
-    input_patch_covariance,
     misalignment,
     weight_covariance,
 )
-from contrastlab.api.analyze_covariance import first_conv
+from contrastlab.api.analyze_covariance import stem_patch_covariance
 from contrastlab.api.training import train_recipe
 from contrastlab.config.schema import Recipe
 from contrastlab.core.errors import ContrastlabError
@@ -55,17 +54,8 @@ def align_first_layer_(
     lambda, see `aligned_init_`); the draw comes from ``seed`` and is rescaled to the Frobenius
     norm of the weight it replaces. Returns the layer's name, that norm and the layer's
     misalignment before and after."""
-    name, conv = first_conv(method_representation(method, "backbone"))
-    if conv.kernel_size[0] != conv.kernel_size[1] or conv.groups != 1:
-        raise ContrastlabError(f"{name} is not a square, ungrouped convolution: {conv}")
-    _, data_cov = input_patch_covariance(
-        images.images,
-        conv.kernel_size[0],
-        stride=conv.stride[0],
-        mean=recipe.data.mean,
-        std=recipe.data.std,
-        seed=seed,
-    )
+    backbone = method_representation(method, "backbone")
+    name, conv, data_cov = stem_patch_covariance(backbone, images.images, recipe, seed)
     norm = float(conv.weight.detach().norm())
     before = misalignment(weight_covariance(conv.weight.detach()), data_cov)
     generator = torch.Generator().manual_seed(seed)

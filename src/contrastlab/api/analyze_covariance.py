@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from contrastlab.analysis.covariance import (
     eigenvalue_mapping,
@@ -17,6 +17,7 @@ from contrastlab.analysis.covariance import (
 from contrastlab.api.analyze import AnalysisOutput
 from contrastlab.api.data import PreparedData
 from contrastlab.api.loading import LoadedModel
+from contrastlab.config.schema import Recipe
 from contrastlab.core.errors import ContrastlabError
 from contrastlab.report.eigen_mapping import eigenvalue_mapping_plot
 
@@ -29,21 +30,34 @@ def first_conv(module: nn.Module) -> tuple[str, nn.Conv2d]:
     raise ContrastlabError("this representation has no convolution to analyse")
 
 
+def stem_patch_covariance(
+    module: nn.Module, images: Tensor, recipe: Recipe, seed: int
+) -> tuple[str, nn.Conv2d, Tensor]:
+    """The first convolution of ``module`` (its name and itself: square and ungrouped, else a
+    ContrastlabError) and the covariance of the patches of ``images`` it sees: normalised as the
+    encoder does (the recipe's mean and std), with the layer's kernel and stride, sampled from
+    ``seed`` (`input_patch_covariance`)."""
+    name, conv = first_conv(module)
+    if conv.kernel_size[0] != conv.kernel_size[1] or conv.groups != 1:
+        raise ContrastlabError(f"{name} is not a square, ungrouped convolution: {conv}")
+    _, data_cov = input_patch_covariance(
+        images,
+        conv.kernel_size[0],
+        stride=conv.stride[0],
+        mean=recipe.data.mean,
+        std=recipe.data.std,
+        seed=seed,
+    )
+    return name, conv, data_cov
+
+
 def analyze_covariance(
     loaded: LoadedModel, data: PreparedData, output: AnalysisOutput, args: argparse.Namespace
 ) -> dict[str, Any]:
     recipe = loaded.recipe
     trained = loaded.representation()
-    name, conv = first_conv(trained)
-    if conv.kernel_size[0] != conv.kernel_size[1] or conv.groups != 1:
-        raise ContrastlabError(f"{name} is not a square, ungrouped convolution: {conv}")
-    _, data_cov = input_patch_covariance(
-        data.train.images,
-        conv.kernel_size[0],
-        stride=conv.stride[0],
-        mean=recipe.data.mean,
-        std=recipe.data.std,
-        seed=recipe.train.seed,
+    name, conv, data_cov = stem_patch_covariance(
+        trained, data.train.images, recipe, recipe.train.seed
     )
     layers = {"trained": conv}
     if not args.no_baseline:

@@ -12,12 +12,11 @@ import torch
 
 from contrastlab.analysis.alignment_controls import mapping_smoothness, random_basis_misalignment
 from contrastlab.analysis.covariance import (
-    input_patch_covariance,
     interpolated_mapping,
     weight_covariance,
 )
 from contrastlab.api.aligned_start import early_training
-from contrastlab.api.analyze_covariance import first_conv
+from contrastlab.api.analyze_covariance import first_conv, stem_patch_covariance
 from contrastlab.api.data import prepare_data
 from contrastlab.api.loading import load_model
 from contrastlab.config import load_recipe
@@ -75,14 +74,8 @@ def _controls(checkpoints: Mapping[int, Path]) -> dict[str, Any]:
         if data_cov is None:
             recipe = loaded.recipe
             data = prepare_data(recipe.data)
-            conv = first_conv(loaded.representation())[1]
-            _, data_cov = input_patch_covariance(  # as `contrastlab analyze covariance` does
-                data.train.images,
-                conv.kernel_size[0],
-                stride=conv.stride[0],
-                mean=recipe.data.mean,
-                std=recipe.data.std,
-                seed=recipe.train.seed,
+            _, _, data_cov = stem_patch_covariance(  # as `contrastlab analyze covariance` does
+                loaded.representation(), data.train.images, recipe, recipe.train.seed
             )
             start = first_conv(loaded.representation(loaded.random_twin()))[1]
             covs[0] = weight_covariance(start.weight.detach().cpu())
