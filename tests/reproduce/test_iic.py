@@ -1,4 +1,4 @@
-"""`contrastlab reproduce iic`: the tiny scale end to end (with and without the shared MNIST),
+"""`contrastlab reproduce iic`: the tiny scale end to end (with and without MNIST under --datasets),
 every step reused on a second run, and the paper scale's settings building valid recipes."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_tiny_end_to_end_with_and_without_mnist_reusing_every_step(
     assert len(first) == 3  # the digits runs with and without head A, and pixel k-means
     assert not any("(reused)" in row for row in first)
 
-    # the shared MNIST, when present, adds its steps; the digits steps are reused
+    # MNIST under --datasets, when present, adds its steps; the digits steps are reused
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
     datasets = shared if (shared / "mnist-test").is_dir() else empty
     verdict = _reproduce(out, datasets)

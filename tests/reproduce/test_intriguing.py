@@ -53,7 +53,7 @@ def test_tiny_end_to_end_and_rerun_reuses_every_step(
 def paper_runs() -> list[tuple[str, dict[str, object]]]:
     """(recipe, settings) of one run of each paper-scale experiment, with stand-in data paths."""
     scale = intriguing_scales.SCALES["paper"]
-    fake = {key: f"/data/{rel}" for key, rel in intriguing_scales.SHARED.items()}
+    fake = {key: f"/data/{rel}" for key, rel in intriguing_scales.DATASET_FILES.items()}
 
     def real(settings: dict[str, object]) -> dict[str, object]:
         return {k: fake.get(v, v) if isinstance(v, str) else v for k, v in settings.items()}
@@ -82,7 +82,7 @@ def test_paper_scale_settings_make_valid_recipes(recipe: str, settings: dict[str
     load_recipe(recipe, list(settings.items()))
 
 
-def test_paper_scale_without_shared_data_skips_every_finding(tmp_path: Path) -> None:
+def test_paper_scale_without_the_datasets_folder_skips_every_finding(tmp_path: Path) -> None:
     ctx = Context(Workspace(tmp_path), "paper", intriguing_scales.SCALES["paper"], None)
     findings = intriguing.run(ctx)
     assert [f.name for f in findings] == FINDINGS

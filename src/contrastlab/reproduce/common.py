@@ -8,7 +8,7 @@ from typing import Any
 from contrastlab.reproduce.paper import Context
 from contrastlab.reproduce.verdict import mean_spread
 
-__all__ = ["QUICK_EVAL", "TINY_MODEL", "TINY_SHAPES", "fmt", "shared_data", "train_seeds"]
+__all__ = ["QUICK_EVAL", "TINY_MODEL", "TINY_SHAPES", "datasets_settings", "fmt", "train_seeds"]
 
 # what a reproduction's training runs evaluate: the figures the verdicts need, no random twin
 QUICK_EVAL: dict[str, Any] = {"eval.protocols": ["knn", "linear"], "eval.random_baseline": False}
@@ -40,7 +40,7 @@ def fmt(values: Sequence[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {spread:.{digits}f} ({len(values)} seeds)"
 
 
-def shared_data(ctx: Context, train: str, test: str) -> dict[str, Any] | None:
+def datasets_settings(ctx: Context, train: str, test: str) -> dict[str, Any] | None:
     """``data.source`` / ``data.eval_source`` settings for two files of the --datasets folder, or
     None when either is absent."""
     source, held_out = ctx.dataset(train), ctx.dataset(test)

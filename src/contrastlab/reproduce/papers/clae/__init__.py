@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, fmt, shared_data
+from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, datasets_settings, fmt
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.clae.claims import GAIN, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
@@ -33,7 +33,7 @@ def run(ctx: Context) -> list[Finding]:
     p = ctx.settings
     settings = {**QUICK_EVAL, **p["settings"]}
     if p["recipe"].endswith("cifar10_100e"):
-        data = shared_data(
+        data = datasets_settings(
             ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
         )
         if data is None:

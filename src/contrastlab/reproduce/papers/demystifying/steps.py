@@ -10,7 +10,7 @@ from typing import Any
 from contrastlab.api.data import prepare_data
 from contrastlab.config import load_recipe
 from contrastlab.data.class_sets import class_sets, save_npz
-from contrastlab.reproduce.common import QUICK_EVAL, shared_data
+from contrastlab.reproduce.common import QUICK_EVAL, datasets_settings
 from contrastlab.reproduce.paper import Context
 
 __all__ = [
@@ -83,7 +83,7 @@ def scene_settings(
 
 
 def cifar(ctx: Context) -> dict[str, Any] | None:
-    return shared_data(
+    return datasets_settings(
         ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
     )
 

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from contrastlab.config import load_recipe
-from contrastlab.reproduce.common import TINY_MODEL, fmt, shared_data
+from contrastlab.reproduce.common import TINY_MODEL, datasets_settings, fmt
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.iic.claims import ABOVE_KMEANS, OVERCLUSTERING, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
@@ -160,7 +160,7 @@ def run(ctx: Context) -> list[Finding]:
     bars["digits\nrandom init"] = _column(digits["full"], "random_cluster_top1")
 
     mnist: dict[str, list[dict[str, Any]]] = {}
-    data = shared_data(ctx, MNIST_DIR, MNIST_DIR)  # trained and scored on the same images
+    data = datasets_settings(ctx, MNIST_DIR, MNIST_DIR)  # trained and scored on the same images
     if data is not None:
         settings = {**p["mnist"], **data}
         recipe, mnist_seeds = p["mnist_recipe"], list(p["mnist_seeds"])

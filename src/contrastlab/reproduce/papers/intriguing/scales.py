@@ -1,10 +1,11 @@
 """The settings of `contrastlab reproduce intriguing` at each scale, the generalized losses'
-settings, and how an experiment's settings are resolved against the shared datasets (kept apart
+settings, and how an experiment's settings are resolved against the --datasets folder (kept apart
 from the findings in `contrastlab.reproduce.papers.intriguing`).
 
 Small: SimCLR on scikit-learn's digits (1,257 train / 540 test, greyscale) with crops of 50-100%
 and no other augmentation, as the RandBit colab; the shapes CPU recipe's backbone, head and Adam.
-Paper: MNIST (the shared test split, 80/20) and CIFAR-10 (the shared JPEG archives) on GPU.
+Paper: MNIST (its test split under --datasets, 80/20) and CIFAR-10 (the JPEG archives under
+--datasets) on GPU.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from contrastlab.reproduce.common import TINY_MODEL
 from contrastlab.reproduce.paper import Context
 
 __all__ = [
+    "DATASET_FILES",
     "DIGITS",
     "RECIPE",
     "SCALES",
-    "SHARED",
     "experiment",
     "loss_settings",
     "resolve",
@@ -46,7 +47,7 @@ DIGITS: dict[str, Any] = {
 MNIST = {**DIGITS, "data.source": "$MNIST", "data.image_size": 28, "model.width": 1.0}
 MNIST.update({"train.batch_size": 1000, "model.head_out_dim": 64, "optim.lr": 1e-3})
 CIFAR = {"data.source": "$CIFAR_TRAIN", "data.eval_source": "$CIFAR_TEST", "train.epochs": 200}
-SHARED = {
+DATASET_FILES = {
     "$MNIST": "mnist-test/t10k-images-idx3-ubyte.gz",
     "$CIFAR_TRAIN": "cifar10-jpg/cifar10-train-jpg.tar.gz",
     "$CIFAR_TEST": "cifar10-jpg/cifar10-test-jpg.tar.gz",
@@ -134,11 +135,11 @@ def loss_settings(loss: str, tau: float, dim: int) -> dict[str, Any]:
 
 
 def resolve(ctx: Context, settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``settings`` with the shared datasets' placeholders replaced by paths; None when absent."""
+    """``settings`` with the --datasets placeholders replaced by paths; None when absent."""
     out: dict[str, Any] = {}
     for key, value in settings.items():
-        if isinstance(value, str) and value in SHARED:
-            path = ctx.dataset(SHARED[value])
+        if isinstance(value, str) and value in DATASET_FILES:
+            path = ctx.dataset(DATASET_FILES[value])
             if path is None:
                 return None
             value = str(path)
@@ -148,7 +149,7 @@ def resolve(ctx: Context, settings: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def experiment(ctx: Context, name: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The experiment's entry (its ``idx`` resolved) and its resolved settings (the scale's
-    common ones, then its own); None when a shared dataset they name is absent."""
+    common ones, then its own); None when a file of the --datasets folder they name is absent."""
     entry = dict(ctx.settings[name])
     merged = resolve(ctx, {**ctx.settings["settings"], **entry.get("settings", {})})
     idx = resolve(ctx, {"idx": entry.get("idx")})

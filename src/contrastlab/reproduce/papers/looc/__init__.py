@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from contrastlab.report.grouped_bars import grouped_bars
-from contrastlab.reproduce.common import TINY_MODEL, shared_data
+from contrastlab.reproduce.common import TINY_MODEL, datasets_settings
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.looc.claims import CLASS, LOOC_PLUS, ROTATION, SOURCES
 from contrastlab.reproduce.reproduction_figures import seed_bars
@@ -91,7 +91,7 @@ def _measure(ctx: Context) -> dict[str, Any] | None:
     p = ctx.settings
     data = None
     if p["recipes"] == "cifar10":
-        data = shared_data(
+        data = datasets_settings(
             ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
         )
         if data is None:

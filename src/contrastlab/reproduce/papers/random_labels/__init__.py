@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from contrastlab.reproduce.common import fmt, shared_data
+from contrastlab.reproduce.common import datasets_settings, fmt
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.random_labels.claims import ALIGNMENT, MAPPING, SAMPLING, SOURCES
 from contrastlab.reproduce.papers.random_labels.steps import draw_figures, early_runs, stopped_run
@@ -103,7 +103,7 @@ def run(ctx: Context) -> list[Finding]:
     p = ctx.settings
     settings, downstream = dict(p["settings"]), dict(p["downstream"])
     if p["recipe"] != _SHAPES:
-        data = shared_data(
+        data = datasets_settings(
             ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
         )
         if data is None:

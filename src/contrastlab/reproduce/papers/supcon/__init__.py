@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contrastlab.reproduce.common import TINY_SHAPES, fmt, shared_data, train_seeds
+from contrastlab.reproduce.common import TINY_SHAPES, datasets_settings, fmt, train_seeds
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.supcon.claims import RANKING, SOURCES, VARIANTS
 from contrastlab.reproduce.reproduction_figures import seed_bars
@@ -45,7 +45,7 @@ def run(ctx: Context) -> list[Finding]:
     settings = dict(p["settings"])
     recipes = _SHAPES
     if p["recipes"] == "cifar10":
-        data = shared_data(
+        data = datasets_settings(
             ctx, "cifar10-jpg/cifar10-train-jpg.tar.gz", "cifar10-jpg/cifar10-test-jpg.tar.gz"
         )
         if data is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, shared_data
+from contrastlab.reproduce.common import QUICK_EVAL, TINY_SHAPES, datasets_settings
 from contrastlab.reproduce.paper import Context, Paper
 from contrastlab.reproduce.papers.transfer.claims import (
     BASIN,
@@ -113,7 +113,7 @@ def run(ctx: Context) -> list[Finding]:
     p, ws = ctx.settings, ctx.workspace
     pretrain, target = {**QUICK_EVAL, **p["pretrain"]}, str(p["target"])
     if p["recipe"] == CIFAR_RECIPE:
-        data, mnist = shared_data(ctx, *CIFAR), ctx.dataset(MNIST)
+        data, mnist = datasets_settings(ctx, *CIFAR), ctx.dataset(MNIST)
         if data is None or mnist is None:
             return _skip_all("CIFAR-10 JPEG or the MNIST test split not found under --datasets")
         pretrain, target = {**pretrain, **data}, str(mnist)
