@@ -15,6 +15,7 @@ from contrastlab.api.outputs import check_out_file, is_eval_json
 from contrastlab.config.evaluation import PROTOCOLS
 from contrastlab.core.atomic import atomic_write_text
 from contrastlab.core.errors import ConfigError, DataError
+from contrastlab.evaluate.baseline_check import baseline_summary
 from contrastlab.evaluate.suite import protocol_keys
 
 __all__ = ["checked_out", "evaluate_loaded", "evaluate_run", "parse_protocols", "with_protocols"]
@@ -47,8 +48,10 @@ def evaluate_run(
 
     ``protocols``: any of knn, linear, retrieval, clustering, finetune (default: the recipe's
     ``eval.protocols``); ``overrides``: recipe keys, e.g. ``[("data.source", "digits"),
-    ("eval.knn_k", 20)]``; ``baseline``: also evaluate the random-init twin. The figures are
-    written to ``out`` when given, else merged into a run directory's ``metrics.json``.
+    ("eval.knn_k", 20)]``; ``baseline``: also evaluate the baselines, the random-init twin and
+    (with ``eval.pixel_baseline``) the raw pixels; ``baseline_check`` and ``below_baseline`` say
+    whether the trained encoder beats them. The figures are written to ``out`` when given, else
+    merged into a run directory's ``metrics.json``.
     """
     path = checked_out(Path(out) if out else None)
     loaded = load_model(target, with_protocols(list(overrides), protocols))
@@ -103,9 +106,11 @@ def evaluate_loaded(loaded: LoadedModel, baseline: bool, out: Path | None) -> di
             device,
             figures=figures,
             tables=tables,
+            pixels=baseline,
         )
     )
     metrics.update(method_metrics(recipe, loaded.method, random, data, device))
+    metrics.update(baseline_summary(metrics))
     for params in metrics["protocols"].values():  # what each protocol's figures were measured on
         params.update(
             data=recipe.data.source, eval_data=data.eval_note, checkpoint_epoch=loaded.epoch
@@ -119,9 +124,10 @@ def evaluate_loaded(loaded: LoadedModel, baseline: bool, out: Path | None) -> di
 
 def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
     """Update ``path`` (a run's metrics.json) with ``metrics``: every earlier figure of the
-    protocols run now is removed (random-init ones included, so a ``--no-baseline`` evaluation
-    leaves no stale twin), the other protocols' figures stay, and so do the training figures;
-    ``protocols`` entries are merged the same way."""
+    protocols run now is removed (the baselines' included, so a ``--no-baseline`` evaluation
+    leaves no stale random-init or pixel figure), the other protocols' figures stay, and so do
+    the training figures; ``protocols`` entries are merged the same way, and the baseline check
+    is made anew on the merged figures."""
     merged: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -134,4 +140,5 @@ def _merge_into(path: Path, metrics: dict[str, Any]) -> None:
             del merged[key]
     merged.update(metrics)
     merged["protocols"] = protocols
+    merged.update(baseline_summary(merged))
     atomic_write_text(path, json.dumps(merged, indent=2) + "\n")

@@ -1,9 +1,12 @@
-"""Evaluating an encoder and its random-init twin with the same protocols (the suite of
-``eval.protocols``), plus what a method evaluates of its own (IIC's cluster assignments) and the
-rotation probe (``eval.rotation_probe``) on every representation of a method."""
+"""Evaluating an encoder beside its baselines, its random-init twin and the raw pixels, with the
+same protocols (the suite of ``eval.protocols``), plus what a method evaluates of its own (IIC's
+cluster assignments) and the rotation probe (``eval.rotation_probe``) on every representation of
+a method."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 import time
 from pathlib import Path
@@ -13,7 +16,9 @@ import torch
 from torch import nn
 
 from contrastlab.api.data import PreparedData
+from contrastlab.config.evaluation import EvalConfig
 from contrastlab.config.schema import Recipe
+from contrastlab.evaluate.pixels import PixelFeatures, pixel_linear_max_train, pixels_too_large
 from contrastlab.evaluate.rotation import rotation_probe
 from contrastlab.evaluate.suite import EvalData, SuiteOptions, protocol_params, run_protocols
 from contrastlab.methods import method_representations
@@ -47,33 +52,79 @@ def evaluate_with_baseline(
     *,
     figures: Path | None = None,
     tables: Path | None = None,
+    pixels: bool = True,
 ) -> dict[str, Any]:
-    """Every protocol of ``recipe.eval.protocols`` on ``encoder`` (keys ``knn_top1``, ...) and,
-    when given, on ``random_encoder`` under the ``random_`` prefix; the parameters of each
-    protocol under ``protocols``. For the trained encoder only, the retrieval picture goes to
-    ``figures/retrieval.png`` and the per-query retrieval figures to
+    """Every protocol of ``recipe.eval.protocols`` on ``encoder`` (keys ``knn_top1``, ...), when
+    given on ``random_encoder`` under the ``random_`` prefix, and with ``pixels`` and
+    ``eval.pixel_baseline`` on the normalised raw pixels under the ``pixels_`` prefix (no
+    fine-tuning there; the L-BFGS probe on a stratified subset: `contrastlab.evaluate.pixels`);
+    the parameters of each protocol under ``protocols``. For the trained encoder only, the
+    retrieval picture goes to ``figures/retrieval.png`` and the per-query retrieval figures to
     ``tables/retrieval_per_query.csv`` when those folders are given."""
     suite = eval_data(data, recipe.data.channels)
     start = time.perf_counter()
-    out: dict[str, Any] = {"protocols": protocol_params(recipe.eval, suite.num_classes)}
+    params = protocol_params(recipe.eval, suite.num_classes, n_bank=len(suite.train_labels))
+    out: dict[str, Any] = {"protocols": params}
     for prefix, model in (("", encoder), ("random_", random_encoder)):
         if model is None:
             continue
-        if recipe.train.progress:
-            who = "random-init encoder" if prefix else "trained encoder"
-            print(f"evaluating the {who}: {', '.join(recipe.eval.protocols)}", file=sys.stderr)
-        options = SuiteOptions(
-            device=device,
-            seed=recipe.train.seed,
-            channels_last=channels_last_allowed(recipe.train.channels_last, device),
-            progress=recipe.train.progress,
-            figures=None if prefix else figures,
-            tables=None if prefix else tables,
-        )
+        _announce(recipe, "random-init encoder" if prefix else "trained encoder", recipe.eval)
+        options = _options(recipe, device, None if prefix else figures, None if prefix else tables)
         result = run_protocols(model, suite, recipe.eval, options)
         out.update({prefix + key: value for key, value in result.items()})
+    if pixels and recipe.eval.pixel_baseline:
+        out.update(_pixel_figures(recipe, suite, device, params))
     out["eval_seconds"] = round(time.perf_counter() - start, 2)
     return out
+
+
+def _options(
+    recipe: Recipe, device: torch.device, figures: Path | None, tables: Path | None
+) -> SuiteOptions:
+    """How the suite runs for ``recipe`` on ``device``, its pictures and tables to these folders."""
+    return SuiteOptions(
+        device=device,
+        seed=recipe.train.seed,
+        channels_last=channels_last_allowed(recipe.train.channels_last, device),
+        progress=recipe.train.progress,
+        figures=figures,
+        tables=tables,
+    )
+
+
+def _announce(recipe: Recipe, who: str, config: EvalConfig) -> None:
+    """One stderr line (with ``train.progress``) before each pass: evaluation is the slow part."""
+    if recipe.train.progress:
+        print(f"evaluating the {who}: {', '.join(config.protocols)}", file=sys.stderr)
+
+
+def _pixel_figures(
+    recipe: Recipe, suite: EvalData, device: torch.device, params: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The protocols but fine-tuning on the normalised, flattened raw pixels (``pixels_`` keys);
+    notes in ``params`` what the pixel row left out or bounded (`contrastlab.evaluate.pixels`)."""
+    protocols = tuple(name for name in recipe.eval.protocols if name != "finetune")
+    if "finetune" in params:
+        params["finetune"]["pixels"] = "not run: raw pixels have no network to fine-tune"
+    values = math.prod(suite.train_images.shape[1:])
+    too_large = pixels_too_large(len(suite.train_labels) + len(suite.test_labels), values)
+    if too_large is not None:
+        for name in protocols:
+            params[name]["pixels"] = too_large
+        if recipe.train.progress:
+            print(f"raw-pixel baseline {too_large}", file=sys.stderr)
+    if not protocols or too_large is not None:
+        return {}
+    config = dataclasses.replace(recipe.eval, protocols=protocols)
+    _announce(recipe, "raw pixels", config)
+    _, mean, std = recipe.data.encoder_inputs()
+    options = _options(recipe, device, None, None)
+    options.linear_max_train = pixel_linear_max_train(values)
+    result = run_protocols(PixelFeatures(mean, std).to(device), suite, config, options)
+    subset = result.pop("linear_train_subset", None)
+    if subset is not None:
+        params["linear"]["pixels_train_subset"] = subset
+    return {"pixels_" + key: value for key, value in result.items()}
 
 
 def method_metrics(

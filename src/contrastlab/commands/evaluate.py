@@ -14,7 +14,8 @@ from contrastlab.train.lock import run_lock
 def add_parser(subparsers: Any) -> None:
     evaluate = subparsers.add_parser(
         "eval",
-        help="kNN, linear probe, retrieval, clustering, few-label fine-tuning vs random init",
+        help="kNN, linear probe, retrieval, clustering, few-label fine-tuning vs random init "
+        "and raw pixels",
     )
     evaluate.add_argument("target", metavar="RUN_DIR_OR_CHECKPOINT")
     data_flags(evaluate)
@@ -29,7 +30,9 @@ def add_parser(subparsers: Any) -> None:
         "--out", help="write the figures as JSON here (default: merged into RUN_DIR/metrics.json)"
     )
     evaluate.add_argument(
-        "--no-baseline", action="store_true", help="skip the random-init baseline"
+        "--no-baseline",
+        action="store_true",
+        help="skip both baselines: the random-init twin and the raw pixels (eval.pixel_baseline)",
     )
     evaluate.add_argument(
         "--representation",
@@ -40,9 +43,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate TARGET, print the results table, say where the figures went."""
+    """Evaluate TARGET, print the results table and whether the trained encoder beats its
+    baselines, say where the figures went."""
     from contrastlab.api.evaluate_run import checked_out, evaluate_loaded, with_protocols
     from contrastlab.api.loading import load_model
+    from contrastlab.evaluate.baseline_check import warning_lines
     from contrastlab.report import results_table
 
     with run_lock(written_run(args), "contrastlab eval"):
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         f"({metrics['n_test']} images)\n"
     )
     print(results_table(metrics))
+    for line in warning_lines(metrics["baseline_check"]):
+        print(line)
     written = out or (loaded.run.metrics_json if loaded.run is not None else None)
     if written is not None:
         print(f"\nwritten to {written}")

@@ -22,11 +22,13 @@ class EvalConfig:
 
     protocols: tuple[Protocol, ...] = ("knn", "linear", "retrieval", "clustering")
     random_baseline: bool = True  # the same protocols on the trained encoder's starting point
+    pixel_baseline: bool = True  # ... and on the normalised raw pixels (all but finetune)
     batch_size: int = 512  # feature extraction
     representation: str = "backbone"  # which features: backbone, or a method's own (looc++)
     rotation_probe: bool = False  # also score a 4-way rotation probe on every representation
     backend: Literal["auto", "torch", "faiss"] = "auto"  # neighbour search (kNN, retrieval)
-    # kNN (Wu et al. 2018; the MoCo monitor): cosine, k neighbours, exp(sim / t) or 1 per vote
+    # kNN (Wu et al. 2018; the MoCo monitor): cosine, k neighbours, exp(sim / t) or 1 per vote;
+    # k is lowered to what the bank supports: min(knn_k, max(1, n_bank // classes))
     knn_k: int = 200
     knn_temperature: float = 0.1
     knn_vote: Literal["weighted", "majority"] = "weighted"

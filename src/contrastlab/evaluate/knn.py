@@ -31,7 +31,7 @@ from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels, check_same_width
 from contrastlab.evaluate.neighbours import nearest_neighbours
 
-__all__ = ["knn_accuracy", "knn_predict", "knn_scores"]
+__all__ = ["bank_k", "knn_accuracy", "knn_predict", "knn_scores"]
 
 Vote = Literal["weighted", "majority"]
 
@@ -182,3 +182,20 @@ def knn_accuracy(
         backend=backend,
     )
     return scores["top1"]
+
+
+def bank_k(k: int, n_bank: int, num_classes: int) -> int:
+    """The k a bank of ``n_bank`` samples in ``num_classes`` classes supports:
+    ``min(k, max(1, n_bank // num_classes))``, and never more than ``n_bank``.
+
+    No more neighbours than the bank holds per class on average, so that one class can still
+    win the vote: with k = 200 on a 160-image bank of 20 classes every query would vote over the
+    whole bank (a majority vote would answer the largest class every time); the rule uses k = 8
+    there. On large banks the requested k stays (20,000 images, 10 classes: 200).
+    """
+    if k < 1 or n_bank < 1 or num_classes < 1:
+        raise ContrastlabError(
+            f"k, the bank size and the number of classes must be at least 1, "
+            f"got k={k}, n_bank={n_bank}, num_classes={num_classes}"
+        )
+    return min(k, max(1, n_bank // num_classes), n_bank)

@@ -29,16 +29,24 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from contrastlab.core.atomic import atomic_write_text
 from contrastlab.core.errors import ContrastlabError
 from contrastlab.evaluate._checks import check_features, check_labels
 from contrastlab.evaluate.neighbours import nearest_neighbours, resolve_backend
 
-__all__ = ["RetrievalResult", "pick_queries", "retrieval_metrics", "top_k_indices"]
+__all__ = [
+    "RetrievalResult",
+    "pick_queries",
+    "retrieval_metrics",
+    "top_k_indices",
+    "write_per_query",
+]
 
 
 @dataclass
@@ -287,3 +295,13 @@ def pick_queries(labels: Tensor | np.ndarray, n: int, seed: int) -> np.ndarray:
         if len(picks) >= n:
             break
     return np.asarray(picks[:n], dtype=np.int64)
+
+
+def write_per_query(result: RetrievalResult, labels: Tensor, path: Path) -> None:
+    """One CSV row per held-out query: its index, label, R and every retrieval figure."""
+    names = ["r", *(name for name in result.per_query if name != "r")]
+    rows = [",".join(["query", "label", *names])]
+    for i, label in enumerate(labels.tolist()):
+        values = [f"{result.per_query[name][i]:.6g}" for name in names]
+        rows.append(",".join([str(i), str(label), *values]))
+    atomic_write_text(path, "\n".join(rows) + "\n")

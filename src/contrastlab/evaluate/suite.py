@@ -6,10 +6,12 @@ the linear probe, retrieval and k-means clustering read them. Few-label fine-tun
 augmented SGD probe need the encoder and the images themselves. The figures come back as a flat
 dict (``knn_top1``, ``linear_top5``, ``retrieval_map_at_r``, ``kmeans_nmi``,
 ``finetune_top1_1pct``, ...); :func:`protocol_params` records every parameter that produced them.
+kNN uses no more neighbours than the bank supports (:func:`~contrastlab.evaluate.knn.bank_k`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,19 +23,19 @@ from torch import Tensor, nn
 
 from contrastlab.augment.geometry import random_crop_flip
 from contrastlab.config.evaluation import EvalConfig
-from contrastlab.core.atomic import atomic_write_text
 from contrastlab.evaluate.clustering import cluster_scores, kmeans_clusters
 from contrastlab.evaluate.features import extract_features
 from contrastlab.evaluate.finetune import FinetuneResult, finetune
-from contrastlab.evaluate.knn import knn_scores
+from contrastlab.evaluate.knn import bank_k, knn_scores
 from contrastlab.evaluate.linear import linear_probe
 from contrastlab.evaluate.linear_sgd import sgd_linear_probe
 from contrastlab.evaluate.neighbours import resolve_backend
+from contrastlab.evaluate.pixels import stratified_subset
 from contrastlab.evaluate.retrieval import (
-    RetrievalResult,
     pick_queries,
     retrieval_metrics,
     top_k_indices,
+    write_per_query,
 )
 
 __all__ = [
@@ -72,9 +74,12 @@ class SuiteOptions:
     progress: bool = False
     figures: Path | None = None  # where retrieval.png goes (None: no figures)
     tables: Path | None = None  # where retrieval_per_query.csv goes (None: not written)
+    # the L-BFGS probe fitted on a stratified subset of at most this many training samples
+    # (None: all); the pixel baseline's bound (`contrastlab.evaluate.pixels`)
+    linear_max_train: int | None = None
 
 
-# the figures each protocol writes, by key prefix (the random-init twin adds "random_")
+# the figures each protocol writes, by key prefix (the baselines add "random_" and "pixels_")
 KEY_PREFIXES = {
     "knn": "knn_",
     "linear": "linear_",
@@ -85,9 +90,15 @@ KEY_PREFIXES = {
 
 
 def protocol_keys(name: str, keys: Iterable[str]) -> list[str]:
-    """Those of ``keys`` that protocol ``name`` writes (trained or random-init, with timing)."""
+    """Those of ``keys`` that protocol ``name`` writes (trained, random-init or pixels, with
+    timing)."""
     owned = (KEY_PREFIXES[name], f"seconds_{name}")
-    return [key for key in keys if key.removeprefix("random_").startswith(owned)]
+    return [key for key in keys if _unprefixed(key).startswith(owned)]
+
+
+def _unprefixed(key: str) -> str:
+    """``key`` without its baseline prefix: ``pixels_knn_top1`` -> ``knn_top1``."""
+    return key.removeprefix("random_").removeprefix("pixels_")
 
 
 def fraction_key(fraction: float) -> str:
@@ -95,17 +106,26 @@ def fraction_key(fraction: float) -> str:
     return f"{fraction * 100:g}pct"
 
 
-def protocol_params(config: EvalConfig, num_classes: int) -> dict[str, dict[str, Any]]:
-    """Every parameter of each protocol in ``config.protocols``, as written to metrics.json."""
+def protocol_params(
+    config: EvalConfig, num_classes: int, n_bank: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every parameter of each protocol in ``config.protocols``, as written to metrics.json.
+
+    kNN's ``k`` is the one used on a bank of ``n_bank`` training samples (:func:`bank_k`), with
+    the requested ``eval.knn_k`` beside it as ``k_requested``; without ``n_bank``, the requested
+    one (the bank is not known yet)."""
     backend = resolve_backend(config.backend)
+    knn_k = config.knn_k if n_bank is None else bank_k(config.knn_k, n_bank, num_classes)
     params: dict[str, dict[str, Any]] = {
         "knn": {
-            "k": config.knn_k,
+            "k": knn_k,
+            "k_requested": config.knn_k,
             "temperature": config.knn_temperature,
             "vote": config.knn_vote,
             "similarity": "cosine",
             "backend": backend,
             "bank": "training split",
+            **({} if n_bank is None else {"bank_size": n_bank, "classes": num_classes}),
         },
         "linear": {"solver": config.linear_solver, "standardised": True},
         "retrieval": {
@@ -205,13 +225,20 @@ def run_protocols(
 def _knn(
     train: Tensor, test: Tensor, data: EvalData, config: EvalConfig, options: SuiteOptions
 ) -> dict[str, float]:
+    k = bank_k(config.knn_k, train.shape[0], data.num_classes)
+    if k != config.knn_k and options.progress:
+        print(
+            f"kNN: k={k} instead of eval.knn_k={config.knn_k}: a {train.shape[0]}-image bank "
+            f"of {data.num_classes} classes supports no more",
+            file=sys.stderr,
+        )
     scores = knn_scores(
         train.to(options.device),
         data.train_labels,
         test.to(options.device),
         data.test_labels,
         num_classes=data.num_classes,
-        k=config.knn_k,
+        k=k,
         temperature=config.knn_temperature,
         vote=config.knn_vote,
         backend=config.backend,
@@ -245,9 +272,13 @@ def _linear(
     augmented: Callable[[torch.Generator], Tensor] | None,
 ) -> dict[str, float]:
     if config.linear_solver == "lbfgs":
+        labels, subset = data.train_labels, {}
+        if options.linear_max_train is not None and len(labels) > options.linear_max_train:
+            keep = stratified_subset(labels, options.linear_max_train, options.seed)
+            train, labels, subset = train[keep], labels[keep], {"linear_train_subset": len(keep)}
         result = linear_probe(
             train,
-            data.train_labels,
+            labels,
             test,
             data.test_labels,
             seed=options.seed,
@@ -255,7 +286,8 @@ def _linear(
             val_fraction=config.linear_val_fraction,
             max_iter=config.linear_max_iter,
         )
-        return {"linear_top1": result.top1, "linear_top5": result.top5, "linear_c": result.c}
+        top = {"linear_top1": result.top1, "linear_top5": result.top5, "linear_c": result.c}
+        return {**top, **subset}
     result = sgd_linear_probe(
         train,
         data.train_labels,
@@ -308,20 +340,10 @@ def _retrieval(
             title=f"top-{k} retrievals from the training split",
         )
     if options.tables is not None:
-        _write_per_query(result, data.test_labels, options.tables / "retrieval_per_query.csv")
+        write_per_query(result, data.test_labels, options.tables / "retrieval_per_query.csv")
     figures: dict[str, float] = dict(result.as_dict())
     figures["retrieval_queries_without_relevant"] = result.n_without_relevant
     return figures
-
-
-def _write_per_query(result: RetrievalResult, labels: Tensor, path: Path) -> None:
-    """One row per held-out query: its index, label, R and every retrieval figure."""
-    names = ["r", *(name for name in result.per_query if name != "r")]
-    rows = [",".join(["query", "label", *names])]
-    for i, label in enumerate(labels.tolist()):
-        values = [f"{result.per_query[name][i]:.6g}" for name in names]
-        rows.append(",".join([str(i), str(label), *values]))
-    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 def finetune_with(

@@ -1,7 +1,9 @@
-"""One markdown table of every protocol's figures: the trained encoder beside the random-init one.
+"""One markdown table of every protocol's figures: the trained encoder beside its baselines, the
+random-init encoder and the raw pixels.
 
 Rows appear for the figures present in ``metrics`` (flat keys as written by the evaluation suite,
-the random-init twin under the ``random_`` prefix); the notes come from the protocol parameters
+the random-init twin under the ``random_`` prefix, the raw pixels under ``pixels_``; "—" where a
+baseline has no figure, e.g. fine-tuning on pixels); the notes come from the protocol parameters
 recorded under ``metrics["protocols"]``.
 """
 
@@ -26,8 +28,10 @@ def _notes(params: Mapping[str, Any]) -> dict[str, str]:
         linear_note = f"SGD on frozen features, {linear.get('epochs')} epochs{aug}"
     else:
         linear_note = "logistic regression (L-BFGS) on frozen features, C on a val split"
+    if "pixels_train_subset" in linear:
+        linear_note += f"; pixels: fitted on {linear['pixels_train_subset']} training images"
     return {
-        "knn": f"{knn.get('vote', 'weighted')}, k={knn.get('k')}, t={knn.get('temperature')}",
+        "knn": _knn_note(knn),
         "linear": linear_note,
         "retrieval": "held-out queries vs training gallery, cosine" if retrieval else "",
         "kmeans": f"k-means, k={clustering.get('k')}, on held-out features" if clustering else "",
@@ -35,6 +39,19 @@ def _notes(params: Mapping[str, Any]) -> dict[str, str]:
         if finetune
         else "",
     }
+
+
+def _knn_note(knn: Mapping[str, Any]) -> str:
+    """``weighted, k=8 (200 requested; 160-image bank, 20 classes), t=0.1`` when the bank lowered
+    k (`contrastlab.evaluate.knn.bank_k`), else ``weighted, k=200, t=0.1``."""
+    k, requested = knn.get("k"), knn.get("k_requested")
+    lowered = ""
+    if requested is not None and requested != k:
+        lowered = f" ({requested} requested"
+        if "classes" in knn:
+            lowered += f"; {knn['bank_size']}-image bank, {knn['classes']} classes"
+        lowered += ")"
+    return f"{knn.get('vote', 'weighted')}, k={k}{lowered}, t={knn.get('temperature')}"
 
 
 def _rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -76,13 +93,15 @@ def _rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def results_table(metrics: Mapping[str, Any]) -> str:
-    """A markdown table: protocol | trained | random init | notes (fractions to 3 decimals)."""
+    """A markdown table: protocol | trained | random init | pixels | notes (fractions to 3
+    decimals, "—" for a figure not measured)."""
 
     def cell(key: str) -> str:
         value = metrics.get(key)
         return "—" if value is None else f"{value:.3f}"
 
-    lines = ["| protocol | trained | random init | notes |", "|---|---:|---:|---|"]
+    lines = ["| protocol | trained | random init | pixels | notes |", "|---|---:|---:|---:|---|"]
     for label, key, note in _rows(metrics):
-        lines.append(f"| {label} | {cell(key)} | {cell('random_' + key)} | {note} |")
+        baselines = f"{cell('random_' + key)} | {cell('pixels_' + key)}"
+        lines.append(f"| {label} | {cell(key)} | {baselines} | {note} |")
     return "\n".join(lines)
