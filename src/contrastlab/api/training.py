@@ -19,6 +19,8 @@ from typing import Any
 
 from torch import nn
 
+from contrastlab.api.adapt import fit_to_data
+from contrastlab.api.budget import sized_to_budget
 from contrastlab.api.data import PreparedData, prepare_data
 from contrastlab.api.evaluation import evaluate_with_baseline, method_metrics
 from contrastlab.api.resume import check_resumable, resumed_recipe
@@ -28,6 +30,7 @@ from contrastlab.core.atomic import atomic_write_text
 from contrastlab.core.errors import ConfigError
 from contrastlab.core.hardware import half_precision_warning
 from contrastlab.data import ImageTensors
+from contrastlab.evaluate.baseline_check import baseline_summary
 from contrastlab.methods import build_method, method_representation
 from contrastlab.methods.parts import require_labels
 from contrastlab.models.layout_check import check_channels_last
@@ -39,7 +42,9 @@ from contrastlab.train.rundir import RunDir
 from contrastlab.train.trainer import Trainer, check_batch_size, local_batch_size, resolve_device
 
 __all__ = [
+    "ADAPTED",
     "BAD_IMAGES",
+    "Fitting",
     "TrainResult",
     "check_labels_for",
     "resume_run",
@@ -48,6 +53,7 @@ __all__ = [
 ]
 
 BAD_IMAGES = "bad_images.txt"  # in the run directory, with data.on_bad_image=skip
+ADAPTED = "adapted.json"  # in the run directory: what fitting to the data and --budget decided
 
 # called with the fresh network, the recipe and the training images before training starts;
 # what it returns is kept in `TrainResult.prepared`
@@ -67,10 +73,22 @@ class TrainResult:
     metrics: dict[str, Any] | None = None
     eval_note: str = ""
     prepared: dict[str, Any] = field(default_factory=dict)
+    adaptations: list[str] = field(default_factory=list)  # what `Fitting` changed, in words
 
     @property
     def finished(self) -> bool:
         return self.epoch >= self.recipe.train.epochs
+
+
+@dataclass(frozen=True)
+class Fitting:
+    """How a new run fits its recipe to the data before training: ``adapt`` the bundled recipe
+    to the user's images (`api.adapt.fit_to_data`), leaving the ``pinned`` keys alone, and size
+    the run to ``budget_seconds`` of training (`api.budget`)."""
+
+    adapt: bool = False
+    pinned: frozenset[str] = frozenset()
+    budget_seconds: float | None = None
 
 
 def train_recipe(
@@ -81,16 +99,19 @@ def train_recipe(
     evaluate: bool = True,
     prepare: Prepare | None = None,
     launch: Launch | None = None,
+    fitting: Fitting | None = None,
 ) -> TrainResult:
     """Train ``recipe`` in a new run directory ``out`` (default ``runs/NAME-TIME``): data,
     method, training, then (after the last epoch, with ``evaluate``) evaluation and the run's
     report. ``stop_after=K`` stops resumably after epoch K; ``launch`` is the torchrun
-    process group (default: read from the environment)."""
+    process group (default: read from the environment); ``fitting`` adapts the recipe to the
+    data and to a time budget once the data is decoded (the run's config.yaml records the
+    result)."""
     launch = launch or from_environment()
     run = RunDir.new(out, recipe.name)
     claim = run.claim("contrastlab train", fresh=True) if launch.writes else nullcontext()
     with claim:
-        return _train(run, recipe, launch, False, stop_after, evaluate, prepare)
+        return _train(run, recipe, launch, False, stop_after, evaluate, prepare, fitting)
 
 
 def resume_run(
@@ -107,7 +128,7 @@ def resume_run(
     claim = run.claim("contrastlab train", fresh=False) if launch.writes else nullcontext()
     with claim:  # under the lock: no other process is rewriting config.yaml
         recipe = resumed_recipe(run, list(overrides))
-        return _train(run, recipe, launch, True, stop_after, True, None)
+        return _train(run, recipe, launch, True, stop_after, True, None, None)
 
 
 def _train(
@@ -118,20 +139,27 @@ def _train(
     stop_after: int | None,
     evaluate: bool,
     prepare: Prepare | None,
+    fitting: Fitting | None,
 ) -> TrainResult:
     """Everything after the run directory is settled: data, method, training, evaluation."""
     progress = recipe.train.progress and launch.writes
-    _check_processes(recipe, launch.world)
     device = join(launch, resolve_device(recipe.train.device))
     slow = half_precision_warning(recipe.train.precision, device)
     _say(launch.writes and slow is not None, slow or "")
     barrier()  # every rank has checked the run directory before rank 0 writes into it
     data = prepare_data(recipe.data, progress=progress)
+    recipe, notes = _adapted(recipe, data.train, fitting)
+    _check_processes(recipe, launch.world)
     check_batch_size(recipe.train.batch_size, data.train)
     recipe = with_classes(recipe, data.train)
     check_labels_for(recipe, data.train)
     method = build_method(recipe)
     method_representation(method, recipe.eval.representation)  # a bad name fails before training
+    if fitting is not None and fitting.budget_seconds is not None:
+        recipe, budget = sized_to_budget(recipe, method, data.train, device, fitting.budget_seconds)
+        notes = {**notes, "budget": budget.as_dict(), "notes": [*notes["notes"], budget.sentence()]}
+    for note in notes["notes"]:
+        _say(launch.writes, f"fitted to the data: {note}")
     prepared = {} if prepare is None else prepare(method, recipe, data.train)
     check_channels_last(recipe.train.channels_last, method, device)
     pairs = None
@@ -151,15 +179,16 @@ def _train(
                 _say(True, f"removed {path}, a partial write of the interrupted run")
         _write_config(run, recipe)
         _record_skipped(run, data.skipped)
+        notes = _record_adapted(run, notes, resume)
     where = f"device {device}" + (f", {launch.world} processes" if launch.world > 1 else "")
     _say(progress, f"run directory: {run.path}  ({len(data.train)} training images, {where})")
     trainer.fit(stop_after=stop_after)
     leave()  # evaluation and reports: rank 0 alone, as one process on the whole test set
     history = [dict(row) for row in trainer.history]
     result = TrainResult(run, recipe, trainer.epoch, history, None, data.eval_note, prepared)
+    result.adaptations = list(notes["notes"])
     if not launch.writes or not evaluate:
         return result
-    method = trainer.method
     if not result.finished:
         _say(
             True,
@@ -167,18 +196,30 @@ def _train(
             f"continue with: contrastlab train --resume {run.path}",
         )
         return result
+    result.metrics = _finish(result, trainer, data, device, notes)
+    return result
+
+
+def _finish(
+    result: TrainResult, trainer: Trainer, data: PreparedData, device: Any, notes: dict[str, Any]
+) -> dict[str, Any]:
+    """After the last epoch: evaluate, then write metrics.json and the report."""
+    run, recipe = result.run, result.recipe
     metrics: dict[str, Any] = {
         "epochs": trainer.epoch,
+        "steps": trainer.step,
         "train_seconds": round(trainer.train_seconds, 2),
     }
     metrics["final_loss"] = trainer.history[-1]["loss"] if trainer.history else None
     metrics["skipped_images"] = len(data.skipped)
     metrics["skipped_steps"] = trainer.skipped  # non-finite steps left out (on_nonfinite=skip)
-    metrics.update(_evaluate(recipe, method, data, device, run))
+    metrics["adaptations"] = notes["notes"]
+    if "budget" in notes:
+        metrics["budget"] = notes["budget"]
+    metrics.update(_evaluate(recipe, trainer.method, data, device, run))
     atomic_write_text(run.metrics_json, json.dumps(metrics, indent=2) + "\n")
     write_report(run, recipe, metrics, trainer.history, data.eval_note)
-    result.metrics = metrics
-    return result
+    return metrics
 
 
 def _write_config(run: RunDir, recipe: Recipe) -> None:
@@ -186,6 +227,31 @@ def _write_config(run: RunDir, recipe: Recipe) -> None:
     text = dump_recipe(recipe)
     if not run.config.is_file() or run.config.read_text() != text:
         atomic_write_text(run.config, text)
+
+
+def _adapted(
+    recipe: Recipe, data: ImageTensors, fitting: Fitting | None
+) -> tuple[Recipe, dict[str, Any]]:
+    """The recipe fitted to the training data (`Fitting.adapt`), and what changed."""
+    if fitting is None or not fitting.adapt:
+        return recipe, {"notes": []}
+    budgeted = fitting.budget_seconds is not None
+    adapted = fit_to_data(recipe, data, fitting.pinned, budgeted=budgeted)
+    return adapted.recipe, {"notes": adapted.notes}
+
+
+def _record_adapted(run: RunDir, notes: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """RUN/adapted.json: what the fitting decided, written by a new run and read back by a
+    resumed one (whose recipe, from config.yaml, already holds the decisions)."""
+    path = run.path / ADAPTED
+    if resume:
+        if not path.is_file():
+            return {"notes": []}
+        recorded: dict[str, Any] = json.loads(path.read_text())
+        return recorded
+    if notes["notes"]:
+        atomic_write_text(path, json.dumps(notes, indent=2) + "\n")
+    return notes
 
 
 def _check_processes(recipe: Recipe, world: int) -> None:
@@ -249,6 +315,7 @@ def _evaluate(
         )
     )
     out.update(method_metrics(recipe, method, random, data, device))
+    out.update(baseline_summary(out))  # does the trained encoder beat its baselines?
     return out
 
 

@@ -118,6 +118,14 @@ class SimCLRViews:
     def __repr__(self) -> str:
         return f"SimCLRViews({self.config!r}, image_size={self.image_size})"
 
+    def resize(self, image_size: int) -> None:
+        """Make views of side ``image_size`` from now on (progressive resolution,
+        ``train.view_sizes``); the blur kernel follows the new size."""
+        if image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}")
+        self.image_size = image_size
+        self.blur_kernel_size = blur_kernel_size(image_size)
+
     def sample(
         self, batch_size: int, generator: torch.Generator, source_size: tuple[int, int]
     ) -> ViewParams:

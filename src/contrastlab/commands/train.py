@@ -13,7 +13,7 @@ from contrastlab.core.errors import ConfigError
 from contrastlab.core.method_registry import METHODS
 
 if TYPE_CHECKING:
-    from contrastlab.api.training import TrainResult
+    from contrastlab.api.training import Fitting, TrainResult
     from contrastlab.train.launch import Launch
 
 
@@ -52,6 +52,18 @@ def add_parser(subparsers: Any) -> None:
         help="= --set train.sync_bn=true: batch-norm statistics pooled over all processes",
     )
     train.add_argument(
+        "--budget",
+        metavar="DURATION",
+        help="train for about this long (90s, 10m, 1.5h): the run measures its own step time "
+        "and fixes its length (train.epochs in config.yaml) from it",
+    )
+    train.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="with --data: keep the bundled recipe exactly as it is (by default it is fitted to "
+        "your images: grey augmentation, batch and steps for small data, named after the data)",
+    )
+    train.add_argument(
         "--stop-after",
         type=int,
         metavar="EPOCH",
@@ -65,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     The writing process holds the run directory's lock from before anything is written until
     it ends (`RunDir.claim`); a run that fails before writing anything leaves no directory."""
+    from contrastlab.api.adapt import named_for_data
     from contrastlab.api.training import resume_run, train_recipe
     from contrastlab.config import load_recipe
     from contrastlab.train.launch import from_environment
@@ -78,11 +91,21 @@ def run(args: argparse.Namespace) -> int:
                 "--resume continues a run with its own recipe and directory; "
                 "drop METHOD/--recipe/--out"
             )
+        if args.budget is not None:
+            raise ConfigError(
+                "--budget sizes a new run; a resumed run keeps the length it was given "
+                "(train.epochs in its config.yaml)"
+            )
         result = resume_run(Path(args.resume), overrides, stop_after=args.stop_after, launch=launch)
     else:
         recipe = load_recipe(_recipe_name(args), overrides)
+        fitting = _fitting(args, [key for key, _ in overrides])
+        if fitting.adapt:
+            recipe = named_for_data(recipe, recipe.data.source, fitting.pinned)
         out = Path(args.out) if args.out else None
-        result = train_recipe(recipe, out, stop_after=args.stop_after, launch=launch)
+        result = train_recipe(
+            recipe, out, stop_after=args.stop_after, launch=launch, fitting=fitting
+        )
     if result.metrics is not None:
         _print_summary(result)
     return 0
@@ -106,6 +129,20 @@ def _continuing_restart(args: argparse.Namespace, launch: Launch) -> argparse.Na
     return args
 
 
+def _fitting(args: argparse.Namespace, pinned: list[str]) -> Fitting:
+    """Adapt a bundled recipe (the default or METHOD's, not one given by --recipe) to --data
+    when it names the user's images (not a built-in set), unless --no-adapt; size the run to
+    --budget when given."""
+    from contrastlab.api.budget import parse_budget
+    from contrastlab.api.training import Fitting
+    from contrastlab.data import BUILTIN_SOURCES
+
+    seconds = None if args.budget is None else parse_budget(args.budget)
+    users = args.data is not None and args.data not in BUILTIN_SOURCES
+    adapt = users and args.recipe is None and not args.no_adapt
+    return Fitting(adapt=adapt, pinned=frozenset(pinned), budget_seconds=seconds)
+
+
 def _recipe_name(args: argparse.Namespace) -> str:
     """--recipe, else the CPU recipe of the METHOD argument, else the default recipe."""
     from contrastlab.config import DEFAULT_RECIPE, METHOD_RECIPES, find_recipe, read_yaml
@@ -124,14 +161,21 @@ def _recipe_name(args: argparse.Namespace) -> str:
 
 
 def _print_summary(result: TrainResult) -> None:
+    """The results table, one line per baseline the trained encoder does not beat (or one line
+    saying it beats them all), and where the report is."""
+    from contrastlab.evaluate.baseline_check import warning_lines
     from contrastlab.report import results_table
 
     metrics = result.metrics or {}
     name, epochs, seconds = result.recipe.name, metrics["epochs"], metrics["train_seconds"]
-    print(f"\n{name}: {epochs} epochs in {seconds:.0f} s")
+    print(f"\n{name}: {epochs} epochs ({metrics.get('steps')} steps) in {seconds:.0f} s")
+    for note in result.adaptations:
+        print(f"fitted to the data: {note}")
     if "n_test" in metrics:
         print(f"held-out data: {result.eval_note} ({metrics['n_test']} images)\n")
         print(results_table(metrics))
+        for line in warning_lines(metrics.get("baseline_check", {})):
+            print(line)
     else:
         print(f"no evaluation: {result.eval_note}")
     print(f"\nreport: {result.run.report}")

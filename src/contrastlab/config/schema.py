@@ -7,6 +7,7 @@ type, so they are part of the public interface.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -200,6 +201,18 @@ class TrainConfig:
     # or leave the batch out, count it, and stop only after max_skips_in_a_row such steps (skip)
     on_nonfinite: Literal["stop", "skip"] = "stop"
     max_skips_in_a_row: int = 10
+    # progressive resolution (Kocyigit et al. 2023; FixRes): stages [fraction of the run's steps
+    # at which the stage starts, side of the training views in pixels], the first at 0.0; the
+    # images stay at data.image_size and evaluation sees them so. [] : data.image_size throughout
+    view_sizes: tuple[tuple[float, int], ...] = ()
+
+    def view_size_at(self, step: int, total_steps: int, image_size: int) -> int:
+        """The side of the training views at ``step`` of ``total_steps``."""
+        size = image_size
+        for start, side in self.view_sizes:
+            if step >= start * total_steps:
+                size = side
+        return size
 
     def validate(self) -> None:
         _check(0 <= self.seed <= MAX_SEED, "train.seed", f"in [0, {MAX_SEED}]", self.seed)
@@ -212,6 +225,19 @@ class TrainConfig:
         _check(skips >= 1, "train.max_skips_in_a_row", "at least 1", skips)
         ok = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
         _check(ok, "train.device", "auto, cpu, cuda or cuda:N", self.device)
+        self._check_view_sizes()
+
+    def _check_view_sizes(self) -> None:
+        stages = self.view_sizes
+        if not stages:
+            return
+        starts = [float(start) for start, _ in stages]
+        rule = "[[0.0, SIDE], [FRACTION, SIDE], ...]: starts from 0.0, rising, below 1"
+        ok = starts[0] == 0.0 and all(a < b < 1.0 for a, b in itertools.pairwise(starts))
+        _check(ok, "train.view_sizes", rule, stages)
+        sides = [side for _, side in stages]
+        ok = all(isinstance(s, int) and 8 <= s <= MAX_IMAGE_SIZE for s in sides)
+        _check(ok, "train.view_sizes", f"sides in [8, {MAX_IMAGE_SIZE}] pixels", stages)
 
 
 @dataclass

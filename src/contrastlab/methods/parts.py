@@ -47,6 +47,21 @@ def build_views(recipe: Recipe) -> SimCLRViews:
     return RandBitSimCLRViews(views, bits)
 
 
+def set_view_size(method: nn.Module, image_size: int) -> None:
+    """Make ``method``'s views (its ``views``, a `SimCLRViews`, and the view maker it wraps, if
+    any) ``image_size`` pixels wide: the stages of ``train.view_sizes``."""
+    views = getattr(method, "views", None)
+    if not isinstance(views, SimCLRViews):
+        raise ConfigError(
+            f"train.view_sizes needs a method whose views are SimCLR's; {type(method).__name__} "
+            "has none: leave train.view_sizes empty"
+        )
+    views.resize(image_size)
+    inner = getattr(views, "views", None)
+    if isinstance(inner, SimCLRViews):
+        inner.resize(image_size)
+
+
 class RandBitSimCLRViews(RandBitViews, SimCLRViews):
     """`RandBitViews` around a `SimCLRViews`, usable wherever a method expects a `SimCLRViews`.
 

@@ -35,6 +35,7 @@ from contrastlab.config.schema import Recipe
 from contrastlab.core.distributed import rank_and_world, sharded_step
 from contrastlab.core.errors import CheckpointError, ConfigError
 from contrastlab.data import ImageTensors
+from contrastlab.methods.parts import set_view_size
 from contrastlab.models import channels_last_allowed, use_channels_last
 from contrastlab.models.sync_bn import convert_sync_bn
 from contrastlab.optim.optimizers import build_optimizer, build_scheduler
@@ -313,6 +314,7 @@ class Trainer:
             partner = self.pairs(rows, self.generator)[mine]
             batch["partner"] = self.data.images[partner].to(self.device, non_blocking=True)
         lr = self.optimizer.param_groups[0]["lr"]
+        self._view_size()
         skip = self.recipe.train.on_nonfinite == "skip"
         undo = forward_state(self.method) if skip else None  # what a skipped forward changes
         with sharded_step():
@@ -341,6 +343,16 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         return {"loss": values.pop("loss"), "lr": lr, **values}
+
+    def _view_size(self) -> None:
+        """Progressive resolution: the views' side for this step (``train.view_sizes``), a
+        function of the step alone, so a resumed run makes the same views."""
+        train = self.recipe.train
+        if not train.view_sizes:
+            return
+        total = self.steps_per_epoch * train.epochs
+        size = train.view_size_at(self.step, total, self.recipe.data.image_size)
+        set_view_size(self.method, size)
 
     def _autocast(self) -> AbstractContextManager[Any]:
         precision = self.recipe.train.precision

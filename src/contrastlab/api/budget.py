@@ -1,0 +1,145 @@
+"""``contrastlab train --budget 10m``: a run sized to a wall-clock budget, fixed as a step count.
+
+The run measures its own step (a few optimiser steps of a throwaway copy of the network, on
+the real data, batch and device, with the loop's own step function), divides the budget by it
+and fixes the length as a number of epochs (the schedule's warm-up and cosine span exactly that
+many steps). The length is written into the run's ``config.yaml`` like any other setting, so a
+``--resume`` continues the same schedule and a rerun from that file trains the same steps; the
+measurement itself is kept under ``budget`` in ``metrics.json``.
+
+The budget covers training only: decoding the data before and the evaluation after come on top
+(both are printed with their own times).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from contrastlab.config.schema import Recipe
+from contrastlab.core.distributed import rank_and_world
+from contrastlab.core.errors import ConfigError
+from contrastlab.data import ImageTensors
+from contrastlab.methods.parts import set_view_size
+from contrastlab.train.rundir import RunDir
+from contrastlab.train.trainer import Trainer
+
+__all__ = ["BUDGET_LIMITS", "Budget", "parse_budget", "sized_to_budget"]
+
+BUDGET_LIMITS = (10.0, 7 * 24 * 3600.0)  # seconds: below 10 s the measurement is most of it
+WARM_STEPS = 2  # first steps allocate and pick kernels: not timed
+TIMED_STEPS = 6
+_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)\s*")
+
+
+@dataclass
+class Budget:
+    """What a budget decided: the measured seconds per step and the length fixed from them."""
+
+    seconds: float  # the budget asked for
+    step_seconds: float  # measured (the mean of the timed steps)
+    steps: int  # epochs x steps per epoch
+    epochs: int
+    steps_per_epoch: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "measured_steps": TIMED_STEPS}
+
+    def sentence(self) -> str:
+        minutes = self.steps * self.step_seconds / 60
+        return (
+            f"--budget {_duration(self.seconds)}: {self.step_seconds:.3f} s per step "
+            f"(measured over {TIMED_STEPS} steps) -> {self.epochs} epochs of "
+            f"{self.steps_per_epoch} steps = {self.steps} steps, about {minutes:.1f} min of "
+            "training (evaluation after)"
+        )
+
+
+def parse_budget(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``10m``, ``1.5h`` (``sec``, ``min`` also)."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ConfigError(f"--budget must be a duration such as 90s, 10m or 1.5h, got {text!r}")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    low, high = BUDGET_LIMITS
+    if not low <= seconds <= high:
+        raise ConfigError(
+            f"--budget must be between {low:.0f} s and 7 days, got {text!r} ({seconds:g} s)"
+        )
+    return seconds
+
+
+def sized_to_budget(
+    recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device, seconds: float
+) -> tuple[Recipe, Budget]:
+    """``recipe`` with ``train.epochs`` fixed so that training takes about ``seconds``."""
+    step_seconds = _measure_step(recipe, method, data, device)
+    per_epoch = len(data) // recipe.train.batch_size
+    epochs = max(1, round(seconds / step_seconds / per_epoch))
+    budget = Budget(seconds, step_seconds, epochs * per_epoch, epochs, per_epoch)
+    train = dataclasses.replace(recipe.train, epochs=epochs)
+    return dataclasses.replace(recipe, train=train), budget
+
+
+def _measure_step(
+    recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device
+) -> float:
+    """Mean seconds per step of the loop's own step on a copy of ``method``: `TIMED_STEPS`
+    steps (after `WARM_STEPS` untimed ones) at each view size of ``train.view_sizes``, weighted
+    by the share of the run each size takes; under torchrun the slowest rank's, so all agree."""
+    train = dataclasses.replace(recipe.train, progress=False, on_nonfinite="skip", view_sizes=())
+    stages = recipe.train.view_sizes or ((0.0, recipe.data.image_size),)
+    ends = [start for start, _ in stages[1:]] + [1.0]
+    with tempfile.TemporaryDirectory(prefix="contrastlab-budget-") as scratch:
+        quiet = dataclasses.replace(recipe, train=train)
+        trainer = Trainer(quiet, copy.deepcopy(method), data, RunDir(Path(scratch)), device)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+        step = 0.0
+        for (start, side), end in zip(stages, ends, strict=True):
+            set_view_size(trainer.method, side)
+            step += (end - start) * _timed_steps(trainer, order, recipe.train.batch_size, device)
+    if rank_and_world()[1] > 1:
+        value = torch.tensor([step], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+        step = float(value.item())
+    if not math.isfinite(step) or step <= 0:
+        raise ConfigError(f"--budget: could not measure a training step (got {step} s)")
+    return step
+
+
+def _timed_steps(trainer: Trainer, order: torch.Tensor, batch: int, device: torch.device) -> float:
+    """Mean seconds of `TIMED_STEPS` steps after `WARM_STEPS` untimed ones."""
+    times = []
+    for index in range(WARM_STEPS + TIMED_STEPS):
+        start = index * batch % max(1, len(order) - batch + 1)
+        _synchronize(device)
+        began = time.perf_counter()
+        trainer._train_step(order[start : start + batch])
+        _synchronize(device)
+        times.append(time.perf_counter() - began)
+    return statistics.fmean(times[WARM_STEPS:])
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 360 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 6 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
