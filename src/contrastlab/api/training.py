@@ -143,13 +143,14 @@ def _train(
 ) -> TrainResult:
     """Everything after the run directory is settled: data, method, training, evaluation."""
     progress = recipe.train.progress and launch.writes
+    _check_processes(recipe, launch.world)  # before any process waits for the others
     device = join(launch, resolve_device(recipe.train.device))
     slow = half_precision_warning(recipe.train.precision, device)
     _say(launch.writes and slow is not None, slow or "")
     barrier()  # every rank has checked the run directory before rank 0 writes into it
     data = prepare_data(recipe.data, progress=progress)
     recipe, notes = _adapted(recipe, data.train, fitting)
-    _check_processes(recipe, launch.world)
+    _check_processes(recipe, launch.world)  # again: the fitted batch (every rank fits alike)
     check_batch_size(recipe.train.batch_size, data.train)
     recipe = with_classes(recipe, data.train)
     check_labels_for(recipe, data.train)
