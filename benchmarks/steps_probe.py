@@ -10,7 +10,8 @@ of the first ``--test-images`` test images against the training images. Equal st
 time: a comparison that other work on the machine cannot bias; the training seconds are printed
 beside. Every result is appended to ``--jsonl``. (The figures quoted in `contrastlab.api.adapt`
 and docs/training.md were measured with this procedure as a one-off script, two probes at a time
-on one thread each, ``OMP_NUM_THREADS=1``.)
+on one thread each, ``OMP_NUM_THREADS=1``, whose warm-up began at 0 rather than at 1/12 of the
+peak learning rate.)
 
     python benchmarks/steps_probe.py --datasets ../shared/datasets --steps 400 --tag default
     python benchmarks/steps_probe.py --datasets ../shared/datasets --steps 400 --tag cifar-colour \\
