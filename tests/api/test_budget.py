@@ -51,6 +51,8 @@ def test_length_is_the_budget_over_the_measured_step(monkeypatch: pytest.MonkeyP
     assert "12 epochs of 10 steps = 120 steps" in budget.sentence()
     _, short = sized_to_budget(recipe, build_method(recipe), data(100), torch.device("cpu"), 1)
     assert short.epochs == 1  # never less than one epoch
+    _, under = sized_to_budget(recipe, build_method(recipe), data(100), torch.device("cpu"), 69)
+    assert under.epochs == 13  # 138 steps fit: 13 whole epochs, not 14 (the budget is a bound)
 
 
 def test_progressive_stages_are_timed_and_weighted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,12 @@
 
 The run measures its own step (a few optimiser steps of a throwaway copy of the network, on
 the real data, batch and device, with the loop's own step function), divides the budget by it
-and fixes the length as a number of epochs (the schedule's warm-up and cosine span exactly that
-many steps). The length is written into the run's ``config.yaml`` like any other setting, so a
-``--resume`` continues the same schedule and a rerun from that file trains the same steps; the
-measurement itself is kept under ``budget`` in ``metrics.json``.
+and fixes the length as the whole epochs that fit (at least one: the budget is an upper bound,
+by the measurement; with many steps per epoch up to an epoch of it is left unused); the
+schedule's warm-up and cosine span exactly those steps. The length is written into the run's
+``config.yaml`` like any other setting, so a ``--resume`` continues the same schedule and a
+rerun from that file trains the same steps; the measurement itself is kept under ``budget`` in
+``metrics.json``.
 
 The budget covers training only: decoding the data before and the evaluation after come on top
 (both are printed with their own times).
@@ -84,10 +86,10 @@ def parse_budget(text: str) -> float:
 def sized_to_budget(
     recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device, seconds: float
 ) -> tuple[Recipe, Budget]:
-    """``recipe`` with ``train.epochs`` fixed so that training takes about ``seconds``."""
+    """``recipe`` with ``train.epochs`` fixed to the whole epochs that fit in ``seconds``."""
     step_seconds = _measure_step(recipe, method, data, device)
     per_epoch = len(data) // recipe.train.batch_size
-    epochs = max(1, round(seconds / step_seconds / per_epoch))
+    epochs = max(1, math.floor(seconds / step_seconds / per_epoch))
     budget = Budget(seconds, step_seconds, epochs * per_epoch, epochs, per_epoch)
     train = dataclasses.replace(recipe.train, epochs=epochs)
     return dataclasses.replace(recipe, train=train), budget
