@@ -118,3 +118,17 @@ def test_progressive_resolution_under_a_budget_only() -> None:
     assert "progressive resolution: views of 16 px from 0%" in budgeted.notes[-1]
     pinned = fit_to_data(recipe, data, {"train.view_sizes"}, budgeted=True)
     assert pinned.recipe.train.view_sizes == ()
+
+
+def test_flips_off_where_mirror_images_are_no_images_of_the_data() -> None:
+    recipe = load_recipe(DEFAULT_RECIPE)
+    pixels = torch.zeros(400, 3, 8, 8, dtype=torch.uint8)
+    pixels[:, :, :, :4] = torch.arange(400).div(2, rounding_mode="floor").view(400, 1, 1, 1)
+    data = ImageTensors(pixels, torch.arange(400) % 2, {}, ["a", "b"], "folder")
+    fitted = fit_to_data(recipe, data)
+    assert recipe.augment.flip_p == 0.5 and fitted.recipe.augment.flip_p == 0.0
+    assert any("horizontal flips off" in note for note in fitted.notes)
+    # random images: a mirror is as near the others as the image itself, flips stay
+    assert fit_to_data(recipe, images(400, grey=True)).recipe.augment.flip_p == 0.5
+    pinned = fit_to_data(recipe, data, pinned={"augment.crop_scale"})
+    assert pinned.recipe.augment == recipe.augment

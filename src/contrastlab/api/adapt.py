@@ -11,6 +11,11 @@ a short flag such as ``--batch-size``):
   and contrast alone. They get a grey-image augmentation instead (`GREY_AUGMENT`): moderate
   brightness and contrast changes and a Gaussian blur, which change what grey pixels carry
   without destroying the shape;
+- **mirror images that are no images of the data** (a mirrored ``7`` is no digit): horizontal
+  flips are turned off when mirrored images lie clearly further from the data than the images
+  themselves (`contrastlab.data.mirror.mirror_ratio` above `MIRROR_LIMIT`; CIFAR-10 1.00 keeps
+  them, MNIST digits 1.49 lose them). On 5,000 MNIST test digits (150 s of training, kNN on the
+  other 5,000) flips off raised 1-NN from 0.853 to 0.900;
 - **colour images**: SimCLR's CIFAR-10 colour distortion (`COLOUR_AUGMENT`: jitter strength
   0.5, greyscale p = 0.2) instead of the CPU recipes' stronger one, which is tuned to the
   built-in shapes (whose colour is a shortcut to be suppressed). On CIFAR-10 (50,000 training
@@ -44,12 +49,14 @@ import torch
 
 from contrastlab.config.schema import Recipe
 from contrastlab.data import ImageTensors
+from contrastlab.data.mirror import mirror_ratio
 
 __all__ = [
     "COLOUR_AUGMENT",
     "GREY_AUGMENT",
     "MIN_BATCH",
     "MIN_STEPS",
+    "MIRROR_LIMIT",
     "Adapted",
     "data_stem",
     "fit_to_data",
@@ -65,6 +72,8 @@ MIN_BATCH = 16  # 30 negatives per positive pair: below this NT-Xent has too few
 # a blur on half the views; greyscale off (it does nothing to grey images)
 GREY_AUGMENT: dict[str, Any] = {"jitter_strength": 0.5, "gray_p": 0.0, "blur_p": 0.5}
 COLOUR_AUGMENT: dict[str, Any] = {"jitter_strength": 0.5, "gray_p": 0.2}  # SimCLR, CIFAR-10
+# mirrored images 10% further from the data than the images are from each other: flips off
+MIRROR_LIMIT = 1.1
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".npz", ".gz", ".npy")
 
 
@@ -142,6 +151,20 @@ def _fitted_augment(recipe: Recipe, data: ImageTensors) -> tuple[Any, str | None
     return dataclasses.replace(recipe.augment, **change), note
 
 
+def _fitted_flips(augment: Any, data: ImageTensors) -> tuple[Any, str | None]:
+    """Flips off when mirror images are no images of the data (`MIRROR_LIMIT`)."""
+    if augment.flip_p == 0:
+        return augment, None
+    ratio = mirror_ratio(data.images)
+    if ratio <= MIRROR_LIMIT:
+        return augment, None
+    note = (
+        f"mirror images lie {ratio:.2f}x further from the data than the images do from each "
+        f"other (median nearest-neighbour distance; above {MIRROR_LIMIT}): horizontal flips off"
+    )
+    return dataclasses.replace(augment, flip_p=0.0), note
+
+
 def progressive_sizes(image_size: int) -> tuple[tuple[float, int], ...]:
     """``train.view_sizes`` for a run at ``image_size``: 1/2, 3/4, then the full side (never
     below 16 px); empty below 32 px, where smaller views lose too much."""
@@ -154,12 +177,15 @@ def progressive_sizes(image_size: int) -> tuple[tuple[float, int], ...]:
 def fit_to_data(
     recipe: Recipe, data: ImageTensors, pinned: Collection[str] = (), *, budgeted: bool = False
 ) -> Adapted:
-    """`Adapted`: the augmentation for grey or colour images, a batch and a length that let
+    """`Adapted`: the augmentation for grey or colour images (flips only where mirror images
+    look like the data), a batch and a length that let
     small data train, and (``budgeted``: under ``--budget``) progressive resolution."""
     notes: list[str] = []
     augment = recipe.augment
     if not any(key.startswith("augment.") for key in pinned):
         augment, note = _fitted_augment(recipe, data)
+        notes += [note] if note else []
+        augment, note = _fitted_flips(augment, data)
         notes += [note] if note else []
     train = recipe.train
     batch = train.batch_size
