@@ -3,8 +3,8 @@ a stand-in for a user's grey images, through the default `contrastlab train --da
 
 Run with ``pytest -m slow tests/cli/test_grey_real_data.py``; skipped without the data. The
 full-size check (5,000 images, ``--budget 5m``) is measured in the README; this one trains for
-one minute on 2,000 images and checks what the fitting decided and that the trained encoder
-learned: it beats its random init on kNN and on the linear probe.
+one minute on 2,000 images and checks what the fitting decided (grey augmentation, no flips)
+and that the trained encoder learned: it beats its random init on kNN and on the linear probe.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def test_default_run_on_mnist_is_fitted_to_grey_images_and_learns(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_train"] == 2000 and metrics["n_test"] == 2000
     assert any("grey" in note for note in metrics["adaptations"])
+    # a mirrored digit is no digit: the mirror check turns flips off
+    assert any("horizontal flips off" in note for note in metrics["adaptations"])
+    assert "flip_p: 0.0" in (out / "config.yaml").read_text()
     header = next(line for line in printed.splitlines() if line.startswith("| protocol"))
     assert "| pixels |" in header
     for key in ("knn_top1", "linear_top1"):
