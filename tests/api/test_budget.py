@@ -11,6 +11,7 @@ from contrastlab.config import DEFAULT_RECIPE, load_recipe
 from contrastlab.core.errors import ConfigError
 from contrastlab.data import ImageTensors
 from contrastlab.methods import build_method
+from contrastlab.train.trainer import Trainer
 
 TINY = [
     ("data.image_size", 16),
@@ -83,3 +84,25 @@ def test_measured_step_is_a_real_step() -> None:
     assert 0 < seconds < 30
     after = method.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_fresh_network_warms_up_before_any_stage_is_timed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`WARM_UP_STEPS` untimed steps at the first view size come before the timed stages (a
+    fresh network's first steps are slow for longer than `WARM_STEPS`)."""
+    recipe = load_recipe(DEFAULT_RECIPE, [*TINY, ("train.view_sizes", [[0.0, 8], [0.5, 16]])])
+    calls: list[tuple[str, int]] = []
+
+    def step(trainer, rows):  # type: ignore[no-untyped-def]
+        calls.append(("untimed", trainer.method.views.image_size))
+
+    def timed(trainer, order, batch, device):  # type: ignore[no-untyped-def]
+        calls.append(("timed", trainer.method.views.image_size))
+        return 1.0
+
+    monkeypatch.setattr(Trainer, "_train_step", step)
+    monkeypatch.setattr(budget_module, "_timed_steps", timed)
+    budget_module._measure_step(recipe, build_method(recipe), data(100), torch.device("cpu"))
+    warm_up = [("untimed", 8)] * budget_module.WARM_UP_STEPS
+    assert calls == [*warm_up, ("timed", 8), ("timed", 16)]

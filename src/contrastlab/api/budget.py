@@ -40,7 +40,10 @@ from contrastlab.train.trainer import Trainer
 __all__ = ["BUDGET_LIMITS", "Budget", "parse_budget", "sized_to_budget"]
 
 BUDGET_LIMITS = (10.0, 7 * 24 * 3600.0)  # seconds: below 10 s the measurement is most of it
-WARM_STEPS = 2  # first steps allocate and pick kernels: not timed
+WARM_STEPS = 2  # first steps at each view size allocate and pick kernels: not timed
+# a fresh network's first steps are slow for longer (Adam's state, the allocator, the caches):
+# on CIFAR-10 at 16 px the 2nd to 8th steps took 0.21 to 0.16 s, later ones 0.15 to 0.16 s
+WARM_UP_STEPS = 6
 TIMED_STEPS = 6
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)\s*")
@@ -98,8 +101,9 @@ def sized_to_budget(
 def _measure_step(
     recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device
 ) -> float:
-    """Mean seconds per step of the loop's own step on a copy of ``method``: `TIMED_STEPS`
-    steps (after `WARM_STEPS` untimed ones) at each view size of ``train.view_sizes``, weighted
+    """Mean seconds per step of the loop's own step on a copy of ``method``: after
+    `WARM_UP_STEPS` untimed steps at the first view size, `TIMED_STEPS` steps (after
+    `WARM_STEPS` untimed ones) at each view size of ``train.view_sizes``, weighted
     by the share of the run each size takes; under torchrun the slowest rank's, so all agree."""
     train = dataclasses.replace(recipe.train, progress=False, on_nonfinite="skip", view_sizes=())
     stages = recipe.train.view_sizes or ((0.0, recipe.data.image_size),)
@@ -108,6 +112,9 @@ def _measure_step(
         quiet = dataclasses.replace(recipe, train=train)
         trainer = Trainer(quiet, copy.deepcopy(method), data, RunDir(Path(scratch)), device)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+        set_view_size(trainer.method, stages[0][1])
+        for index in range(WARM_UP_STEPS):
+            trainer._train_step(_rows(order, index, recipe.train.batch_size))
         step = 0.0
         for (start, side), end in zip(stages, ends, strict=True):
             set_view_size(trainer.method, side)
@@ -125,13 +132,18 @@ def _timed_steps(trainer: Trainer, order: torch.Tensor, batch: int, device: torc
     """Mean seconds of `TIMED_STEPS` steps after `WARM_STEPS` untimed ones."""
     times = []
     for index in range(WARM_STEPS + TIMED_STEPS):
-        start = index * batch % max(1, len(order) - batch + 1)
         _synchronize(device)
         began = time.perf_counter()
-        trainer._train_step(order[start : start + batch])
+        trainer._train_step(_rows(order, index, batch))
         _synchronize(device)
         times.append(time.perf_counter() - began)
     return statistics.fmean(times[WARM_STEPS:])
+
+
+def _rows(order: torch.Tensor, index: int, batch: int) -> torch.Tensor:
+    """The ``index``-th batch of ``order``, wrapping round."""
+    start = index * batch % max(1, len(order) - batch + 1)
+    return order[start : start + batch]
 
 
 def _synchronize(device: torch.device) -> None:
