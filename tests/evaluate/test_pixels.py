@@ -1,5 +1,5 @@
 """The raw-pixel baseline: normalisation and flatten order by hand, the suite on pixels equal to
-the protocols on a hand-flattened array, and the stratified subset of the pixel linear probe."""
+the protocols on a hand-flattened array, and the bound on the pixel linear probe's training set."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from contrastlab.evaluate.pixels import (
     PixelFeatures,
     pixel_linear_max_train,
     pixels_too_large,
-    stratified_subset,
 )
 from contrastlab.evaluate.suite import EvalData, SuiteOptions, run_protocols
 
@@ -86,22 +85,6 @@ def test_the_pixel_probe_is_fitted_on_the_bounded_subset() -> None:
     whole = run_protocols(pixels, data, config, SuiteOptions())
     assert bounded["linear_train_subset"] == 30 and "linear_train_subset" not in whole
     assert 0.9 < bounded["linear_top1"] <= 1.0
-
-
-def test_stratified_subset_keeps_each_class_in_proportion() -> None:
-    labels = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
-    keep = stratified_subset(labels, 20, seed=3)
-    counts = torch.bincount(labels[keep], minlength=3).tolist()
-    assert counts == [12, 6, 2] and keep.tolist() == sorted(set(keep.tolist()))
-    assert torch.equal(keep, stratified_subset(labels, 20, seed=3))  # deterministic
-    assert not torch.equal(keep, stratified_subset(labels, 20, seed=4))
-    assert torch.equal(stratified_subset(labels, 100, seed=0), torch.arange(100))
-
-
-def test_a_rare_class_keeps_one_sample() -> None:
-    labels = torch.tensor([0] * 99 + [1])
-    keep = stratified_subset(labels, 10, seed=0)
-    assert torch.bincount(labels[keep]).tolist() == [10, 1]
 
 
 def test_the_bounds_by_image_size() -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -45,7 +44,6 @@ __all__ = [
     "PixelFeatures",
     "pixel_linear_max_train",
     "pixels_too_large",
-    "stratified_subset",
 ]
 
 PIXEL_LINEAR_MAX_VALUES = 10_000_000  # training images x values each, for the L-BFGS probe
@@ -95,25 +93,3 @@ class PixelFeatures(nn.Module):
                 f"got {tuple(images.shape)}"
             )
         return ((images - mean) / std).flatten(1)
-
-
-def stratified_subset(labels: Tensor, size: int, seed: int) -> Tensor:
-    """Sorted indices of at most ``size`` samples drawn per class in proportion to its count,
-    every class present keeping at least one; all indices when ``len(labels) <= size``.
-
-    Deterministic given ``seed``. Each class gets ``max(1, round(count * size / n))`` samples
-    (so the total may exceed ``size`` by at most the number of classes).
-    """
-    n = len(labels)
-    if size < 1:
-        raise ContrastlabError(f"a subset needs at least 1 sample, got size {size}")
-    if n <= size:
-        return torch.arange(n)
-    rng = np.random.default_rng(seed)
-    y = labels.cpu().numpy()
-    keep = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        count = max(1, round(len(members) * size / n))
-        keep.append(rng.choice(members, size=min(count, len(members)), replace=False))
-    return torch.from_numpy(np.sort(np.concatenate(keep)))

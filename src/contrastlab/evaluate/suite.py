@@ -25,12 +25,11 @@ from contrastlab.augment.geometry import random_crop_flip
 from contrastlab.config.evaluation import EvalConfig
 from contrastlab.evaluate.clustering import cluster_scores, kmeans_clusters
 from contrastlab.evaluate.features import extract_features
-from contrastlab.evaluate.finetune import FinetuneResult, finetune
+from contrastlab.evaluate.finetune import FinetuneResult, finetune, labelled_subset
 from contrastlab.evaluate.knn import bank_k, knn_scores
 from contrastlab.evaluate.linear import linear_probe
 from contrastlab.evaluate.linear_sgd import sgd_linear_probe
 from contrastlab.evaluate.neighbours import resolve_backend
-from contrastlab.evaluate.pixels import stratified_subset
 from contrastlab.evaluate.retrieval import (
     pick_queries,
     retrieval_metrics,
@@ -274,7 +273,8 @@ def _linear(
     if config.linear_solver == "lbfgs":
         labels, subset = data.train_labels, {}
         if options.linear_max_train is not None and len(labels) > options.linear_max_train:
-            keep = stratified_subset(labels, options.linear_max_train, options.seed)
+            fraction = options.linear_max_train / len(labels)
+            keep = torch.from_numpy(labelled_subset(labels, fraction, options.seed))
             train, labels, subset = train[keep], labels[keep], {"linear_train_subset": len(keep)}
         result = linear_probe(
             train,
