@@ -178,8 +178,8 @@ def fit_to_data(
     recipe: Recipe, data: ImageTensors, pinned: Collection[str] = (), *, budgeted: bool = False
 ) -> Adapted:
     """`Adapted`: the augmentation for grey or colour images (flips only where mirror images
-    look like the data), a batch and a length that let
-    small data train, and (``budgeted``: under ``--budget``) progressive resolution."""
+    look like the data), a batch and a length that let small data train, and (``budgeted``:
+    under ``--budget``) progressive resolution."""
     notes: list[str] = []
     augment = recipe.augment
     if not any(key.startswith("augment.") for key in pinned):
