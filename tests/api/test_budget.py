@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from contrastlab.data import ImageTensors
 from contrastlab.methods import build_method
 from contrastlab.train.trainer import Trainer
 
+CPU = torch.device("cpu")
 TINY = [
     ("data.image_size", 16),
     ("model.width", 0.0625),
@@ -42,7 +45,7 @@ def data(n: int) -> ImageTensors:
 
 def test_length_is_the_budget_over_the_measured_step(monkeypatch: pytest.MonkeyPatch) -> None:
     recipe = load_recipe(DEFAULT_RECIPE, TINY)
-    monkeypatch.setattr(budget_module, "_measure_step", lambda *args: 0.5)
+    monkeypatch.setattr(budget_module, "_measure_step", lambda *args: (0.5, 6))
     sized, budget = sized_to_budget(
         recipe, build_method(recipe), data(100), torch.device("cpu"), 60
     )
@@ -63,16 +66,38 @@ def test_progressive_stages_are_timed_and_weighted(monkeypatch: pytest.MonkeyPat
     recipe = load_recipe(DEFAULT_RECIPE, [*TINY, ("train.view_sizes", stages)])
     seen: list[int] = []
 
-    def timed(trainer, order, batch, device):  # type: ignore[no-untyped-def]
+    def timed(trainer, order, batch, device, seconds):  # type: ignore[no-untyped-def]
         side = trainer.method.views.image_size
-        seen.append(side)
-        return side / 8.0  # 1 s at 8 px, 2 s at 16 px
+        seen.append((side, seconds))
+        return side / 8.0, 7  # 1 s at 8 px, 2 s at 16 px
 
     monkeypatch.setattr(budget_module, "_timed_steps", timed)
     _, budget = sized_to_budget(recipe, build_method(recipe), data(100), torch.device("cpu"), 1750)
-    assert seen == [8, 16]
+    share = budget_module.MEASURE_SHARE * 1750  # the timing's seconds, split by the stages' shares
+    assert seen == [(8, pytest.approx(0.25 * share)), (16, pytest.approx(0.75 * share))]
     assert budget.step_seconds == pytest.approx(0.25 * 1 + 0.75 * 2)
     assert budget.steps == 1000  # 1750 s / 1.75 s
+    assert budget.measured_steps == 14 and "measured over 14 steps" in budget.sentence()
+
+
+@pytest.mark.parametrize(("seconds", "timed"), [(0.1, 6), (3.0, 30), (1000.0, 500)])
+def test_a_stage_is_timed_for_its_seconds(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, timed: int
+) -> None:
+    """At 0.1 s a step: at least `TIMED_STEPS`, as many as fill the stage's seconds, at most
+    `MAX_TIMED_STEPS`; the `WARM_STEPS` before are not timed."""
+    steps: list[int] = []
+
+    class Loop:  # the one method of the Trainer that the timing calls
+        def _train_step(self, rows: torch.Tensor) -> None:
+            steps.append(len(rows))
+
+    clock = iter(0.1 * i for i in range(10_000))
+    monkeypatch.setattr(budget_module.time, "perf_counter", lambda: next(clock))
+    loop: Any = Loop()
+    mean, count = budget_module._timed_steps(loop, torch.arange(100), 10, CPU, seconds)
+    assert count == timed and mean == pytest.approx(0.1)
+    assert len(steps) == budget_module.WARM_STEPS + timed and set(steps) == {10}
 
 
 def test_measured_step_is_a_real_step() -> None:
@@ -80,8 +105,8 @@ def test_measured_step_is_a_real_step() -> None:
     recipe = load_recipe(DEFAULT_RECIPE, TINY)
     method = build_method(recipe)
     before = {k: v.clone() for k, v in method.state_dict().items()}
-    seconds = budget_module._measure_step(recipe, method, data(40), torch.device("cpu"))
-    assert 0 < seconds < 30
+    seconds, timed = budget_module._measure_step(recipe, method, data(40), torch.device("cpu"), 0)
+    assert 0 < seconds < 30 and timed == budget_module.TIMED_STEPS
     after = method.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -97,12 +122,12 @@ def test_a_fresh_network_warms_up_before_any_stage_is_timed(
     def step(trainer, rows):  # type: ignore[no-untyped-def]
         calls.append(("untimed", trainer.method.views.image_size))
 
-    def timed(trainer, order, batch, device):  # type: ignore[no-untyped-def]
+    def timed(trainer, order, batch, device, seconds):  # type: ignore[no-untyped-def]
         calls.append(("timed", trainer.method.views.image_size))
-        return 1.0
+        return 1.0, 6
 
     monkeypatch.setattr(Trainer, "_train_step", step)
     monkeypatch.setattr(budget_module, "_timed_steps", timed)
-    budget_module._measure_step(recipe, build_method(recipe), data(100), torch.device("cpu"))
+    budget_module._measure_step(recipe, build_method(recipe), data(100), torch.device("cpu"), 1)
     warm_up = [("untimed", 8)] * budget_module.WARM_UP_STEPS
     assert calls == [*warm_up, ("timed", 8), ("timed", 16)]

@@ -1,7 +1,8 @@
 """``contrastlab train --budget 10m``: a run sized to a wall-clock budget, fixed as a step count.
 
-The run measures its own step (a few optimiser steps of a throwaway copy of the network, on
-the real data, batch and device, with the loop's own step function), divides the budget by it
+The run measures its own step (optimiser steps of a throwaway copy of the network, on the real
+data, batch and device, with the loop's own step function, for about `MEASURE_SHARE` of the
+budget: a few steps fluctuate by 20% on a shared CPU), divides the budget by it
 and fixes the length as the whole epochs that fit (at least one: the budget is an upper bound,
 by the measurement; with many steps per epoch up to an epoch of it is left unused); the
 schedule's warm-up and cosine span exactly those steps. The length is written into the run's
@@ -44,7 +45,12 @@ WARM_STEPS = 2  # first steps at each view size allocate and pick kernels: not t
 # a fresh network's first steps are slow for longer (Adam's state, the allocator, the caches):
 # on CIFAR-10 at 16 px the 2nd to 8th steps took 0.21 to 0.16 s, later ones 0.15 to 0.16 s
 WARM_UP_STEPS = 6
-TIMED_STEPS = 6
+TIMED_STEPS = 6  # at least, per view size
+# the timing spends about this share of the budget (split over the view sizes by their shares),
+# at most MAX_TIMED_STEPS steps per size: with 6 steps per size, 30-minute runs on CIFAR-10
+# measured 0.279 s per step and then took 0.241 s (25.9 of 30 minutes used)
+MEASURE_SHARE = 0.02
+MAX_TIMED_STEPS = 500
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)\s*")
 
@@ -58,15 +64,16 @@ class Budget:
     steps: int  # epochs x steps per epoch
     epochs: int
     steps_per_epoch: int
+    measured_steps: int  # timed steps, all view sizes together
 
     def as_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "measured_steps": TIMED_STEPS}
+        return dataclasses.asdict(self)
 
     def sentence(self) -> str:
         minutes = self.steps * self.step_seconds / 60
         return (
             f"--budget {_duration(self.seconds)}: {self.step_seconds:.3f} s per step "
-            f"(measured over {TIMED_STEPS} steps) -> {self.epochs} epochs of "
+            f"(measured over {self.measured_steps} steps) -> {self.epochs} epochs of "
             f"{self.steps_per_epoch} steps = {self.steps} steps, about {minutes:.1f} min of "
             "training (evaluation after)"
         )
@@ -90,21 +97,21 @@ def sized_to_budget(
     recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device, seconds: float
 ) -> tuple[Recipe, Budget]:
     """``recipe`` with ``train.epochs`` fixed to the whole epochs that fit in ``seconds``."""
-    step_seconds = _measure_step(recipe, method, data, device)
+    step_seconds, measured = _measure_step(recipe, method, data, device, MEASURE_SHARE * seconds)
     per_epoch = len(data) // recipe.train.batch_size
     epochs = max(1, math.floor(seconds / step_seconds / per_epoch))
-    budget = Budget(seconds, step_seconds, epochs * per_epoch, epochs, per_epoch)
+    budget = Budget(seconds, step_seconds, epochs * per_epoch, epochs, per_epoch, measured)
     train = dataclasses.replace(recipe.train, epochs=epochs)
     return dataclasses.replace(recipe, train=train), budget
 
 
 def _measure_step(
-    recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device
-) -> float:
-    """Mean seconds per step of the loop's own step on a copy of ``method``: after
-    `WARM_UP_STEPS` untimed steps at the first view size, `TIMED_STEPS` steps (after
-    `WARM_STEPS` untimed ones) at each view size of ``train.view_sizes``, weighted
-    by the share of the run each size takes; under torchrun the slowest rank's, so all agree."""
+    recipe: Recipe, method: nn.Module, data: ImageTensors, device: torch.device, seconds: float
+) -> tuple[float, int]:
+    """Mean seconds per step of the loop's own step on a copy of ``method``, and the steps
+    timed: after `WARM_UP_STEPS` untimed steps at the first view size, each view size of
+    ``train.view_sizes`` is timed (`_timed_steps`) for about its share of ``seconds``, and the
+    means are weighted by those shares; under torchrun the slowest rank's, so all agree."""
     train = dataclasses.replace(recipe.train, progress=False, on_nonfinite="skip", view_sizes=())
     stages = recipe.train.view_sizes or ((0.0, recipe.data.image_size),)
     ends = [start for start, _ in stages[1:]] + [1.0]
@@ -115,29 +122,51 @@ def _measure_step(
         set_view_size(trainer.method, stages[0][1])
         for index in range(WARM_UP_STEPS):
             trainer._train_step(_rows(order, index, recipe.train.batch_size))
-        step = 0.0
+        step, measured = 0.0, 0
         for (start, side), end in zip(stages, ends, strict=True):
             set_view_size(trainer.method, side)
-            step += (end - start) * _timed_steps(trainer, order, recipe.train.batch_size, device)
+            batch, share = recipe.train.batch_size, end - start
+            mean, count = _timed_steps(trainer, order, batch, device, share * seconds)
+            step, measured = step + share * mean, measured + count
     if rank_and_world()[1] > 1:
         value = torch.tensor([step], dtype=torch.float64, device=device)
         torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
         step = float(value.item())
     if not math.isfinite(step) or step <= 0:
         raise ConfigError(f"--budget: could not measure a training step (got {step} s)")
-    return step
+    return step, measured
 
 
-def _timed_steps(trainer: Trainer, order: torch.Tensor, batch: int, device: torch.device) -> float:
-    """Mean seconds of `TIMED_STEPS` steps after `WARM_STEPS` untimed ones."""
-    times = []
-    for index in range(WARM_STEPS + TIMED_STEPS):
-        _synchronize(device)
-        began = time.perf_counter()
+def _timed_steps(
+    trainer: Trainer, order: torch.Tensor, batch: int, device: torch.device, seconds: float
+) -> tuple[float, int]:
+    """Mean seconds of the steps timed after `WARM_STEPS` untimed ones, and how many: first
+    `TIMED_STEPS`, then as many more as their mean says fill ``seconds`` (at most
+    `MAX_TIMED_STEPS` in all). Under torchrun the ranks agree on the count first (the largest),
+    since every step is a collective."""
+    for index in range(WARM_STEPS):
         trainer._train_step(_rows(order, index, batch))
-        _synchronize(device)
-        times.append(time.perf_counter() - began)
-    return statistics.fmean(times[WARM_STEPS:])
+    times = [
+        _step_seconds(trainer, order, WARM_STEPS + i, batch, device) for i in range(TIMED_STEPS)
+    ]
+    wanted = min(MAX_TIMED_STEPS, max(TIMED_STEPS, math.ceil(seconds / statistics.fmean(times))))
+    if rank_and_world()[1] > 1:
+        count = torch.tensor([wanted], dtype=torch.int64, device=device)
+        torch.distributed.all_reduce(count, op=torch.distributed.ReduceOp.MAX)
+        wanted = int(count.item())
+    for index in range(TIMED_STEPS, wanted):
+        times.append(_step_seconds(trainer, order, WARM_STEPS + index, batch, device))
+    return statistics.fmean(times), len(times)
+
+
+def _step_seconds(
+    trainer: Trainer, order: torch.Tensor, index: int, batch: int, device: torch.device
+) -> float:
+    _synchronize(device)
+    began = time.perf_counter()
+    trainer._train_step(_rows(order, index, batch))
+    _synchronize(device)
+    return time.perf_counter() - began
 
 
 def _rows(order: torch.Tensor, index: int, batch: int) -> torch.Tensor:
