@@ -47,7 +47,7 @@ WARM_STEPS = 2  # first steps at each view size allocate and pick kernels: not t
 WARM_UP_STEPS = 6
 TIMED_STEPS = 6  # at least, per view size
 # the timing spends about this share of the budget (split over the view sizes by their shares),
-# at most MAX_TIMED_STEPS steps per size: with 6 steps per size, 30-minute runs on CIFAR-10
+# at most MAX_TIMED_STEPS steps per size: with 6 steps per size, a 30-minute run on CIFAR-10
 # measured 0.279 s per step and then took 0.241 s (25.9 of 30 minutes used)
 MEASURE_SHARE = 0.02
 MAX_TIMED_STEPS = 500
@@ -115,17 +115,18 @@ def _measure_step(
     train = dataclasses.replace(recipe.train, progress=False, on_nonfinite="skip", view_sizes=())
     stages = recipe.train.view_sizes or ((0.0, recipe.data.image_size),)
     ends = [start for start, _ in stages[1:]] + [1.0]
+    batch = recipe.train.batch_size
     with tempfile.TemporaryDirectory(prefix="contrastlab-budget-") as scratch:
         quiet = dataclasses.replace(recipe, train=train)
         trainer = Trainer(quiet, copy.deepcopy(method), data, RunDir(Path(scratch)), device)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
         set_view_size(trainer.method, stages[0][1])
         for index in range(WARM_UP_STEPS):
-            trainer._train_step(_rows(order, index, recipe.train.batch_size))
+            trainer._train_step(_rows(order, index, batch))
         step, measured = 0.0, 0
         for (start, side), end in zip(stages, ends, strict=True):
             set_view_size(trainer.method, side)
-            batch, share = recipe.train.batch_size, end - start
+            share = end - start
             mean, count = _timed_steps(trainer, order, batch, device, share * seconds)
             step, measured = step + share * mean, measured + count
     if rank_and_world()[1] > 1:

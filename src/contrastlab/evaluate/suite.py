@@ -45,6 +45,7 @@ __all__ = [
     "protocol_keys",
     "protocol_params",
     "run_protocols",
+    "unprefixed",
 ]
 
 LINEAR_AUGMENT_SCALE = (0.2, 1.0)  # the probe's crops: MoCo's linear protocol uses 0.08-1 at 224
@@ -92,10 +93,10 @@ def protocol_keys(name: str, keys: Iterable[str]) -> list[str]:
     """Those of ``keys`` that protocol ``name`` writes (trained, random-init or pixels, with
     timing)."""
     owned = (KEY_PREFIXES[name], f"seconds_{name}")
-    return [key for key in keys if _unprefixed(key).startswith(owned)]
+    return [key for key in keys if unprefixed(key).startswith(owned)]
 
 
-def _unprefixed(key: str) -> str:
+def unprefixed(key: str) -> str:
     """``key`` without its baseline prefix: ``pixels_knn_top1`` -> ``knn_top1``."""
     return key.removeprefix("random_").removeprefix("pixels_")
 
