@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contrastlab.reproduce.evidence import Arm
 from contrastlab.reproduce.paper import Context
 from contrastlab.reproduce.verdict import mean_spread
 
-__all__ = ["QUICK_EVAL", "TINY_MODEL", "TINY_SHAPES", "datasets_settings", "fmt", "train_seeds"]
+__all__ = [
+    "QUICK_EVAL",
+    "TINY_MODEL",
+    "TINY_SHAPES",
+    "checked_arm",
+    "datasets_settings",
+    "fmt",
+    "train_seeds",
+]
 
 # what a reproduction's training runs evaluate: the figures the verdicts need, no random twin
 QUICK_EVAL: dict[str, Any] = {"eval.protocols": ["knn", "linear"], "eval.random_baseline": False}
@@ -30,6 +39,21 @@ def train_seeds(
         )
         values.append(float(metrics[metric]))
     return values
+
+
+def checked_arm(
+    ctx: Context, name: str, runs: Mapping[int, str], metric: str, chance: float | None
+) -> Arm:
+    """An `Arm` of trained runs (seed -> run name): each run's ``metric`` (``knn_top1``,
+    ``linear_top1``, ...) and, for its health check, the same seed's random init read out alike,
+    by ``contrastlab eval runs/RUN --protocol P`` (a cached step ``RUN-init``)."""
+    protocol = metric.split("_")[0]
+    values, floors = {}, {}
+    for seed, run in runs.items():
+        measured = ctx.workspace.evaluate(f"{run}-init", run, protocol)
+        values[seed] = float(measured[metric])
+        floors[seed] = float(measured[f"random_{metric}"])
+    return Arm(name, values, floors, chance)
 
 
 def fmt(values: Sequence[float], digits: int = 3) -> str:

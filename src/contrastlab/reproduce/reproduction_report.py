@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contrastlab.reproduce.verdict import RULE, TAGS, Finding
+from contrastlab.reproduce.verdict import RULE, TAGS, Finding, Test
 from contrastlab.reproduce.workspace import Step
 
-__all__ = ["reproduction_report", "verdict_table"]
+__all__ = ["reproduction_report", "test_line", "verdict_table"]
 
-_MARK = {"reproduced": "✅", "partly": "◐", "not reproduced": "❌", "skipped": "—"}
+_MARK = {
+    "reproduced": "✅",
+    "partly": "◐",
+    "not reproduced": "❌",
+    "inconclusive": "❔",
+    "skipped": "—",
+}
+_OUTCOME = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 
 
 def _cell(text: str) -> str:
@@ -23,6 +30,27 @@ def _value(value: Any) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_value(v)}" for k, v in value.items())
     return str(value)
+
+
+def test_line(test: Test) -> str:
+    """A test as a line of the report: its outcome and text and, for a comparison over seeds,
+    the claim, effect, interval, method, seeds, Cohen's d, what fails it and the seeds left
+    out."""
+    line = f"{_OUTCOME[test.outcome or 'fail']}: {test.text}"
+    if test.claim:
+        line += f" (claim: {test.claim}"
+        if test.effect is not None and test.low is not None and test.high is not None:
+            level = f"{100 * (test.level or 0):.0f}%"
+            line += (
+                f"; effect {test.effect:+.3f}, {level} CI [{test.low:+.3f}, {test.high:+.3f}], "
+                f"{test.method}, {test.n} seeds, d = {test.cohen_d:.2f}"
+            )
+        else:
+            line += f"; {test.n} usable seeds"
+        line += f"; {test.fails_if})"
+    if test.health:
+        line += " Left out: " + "; ".join(test.health) + "."
+    return line
 
 
 def verdict_table(findings: Sequence[Finding]) -> str:
@@ -88,7 +116,7 @@ def reproduction_report(
             out.append(f"- **{f.name}**: skipped ({f.reason})")
             continue
         out.append(f"- **{f.name}** ({f.verdict}):")
-        out += [f"  - {'pass' if t.passed else 'FAIL'}: {t.text}" for t in f.tests]
+        out += [f"  - {test_line(t)}" for t in f.tests]
     out += ["", "## Setup", "", setup, "", "| setting | value |", "|---|---|"]
     out += [f"| {key} | {_cell(_value(value))} |" for key, value in settings.items()]
     out += [f"| {key} | {_cell(value)} |" for key, value in environment.items()]

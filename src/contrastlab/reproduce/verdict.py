@@ -1,15 +1,19 @@
 """Claims, findings and verdicts: what a paper says, what we measured, and the rule between them.
 
 A finding's verdict is never written by hand: it follows from its tests, each a named comparison
-of measured figures (``Test("top-1 at 5 bits: tau 0.05 > tau 0.2", 0.71 > 0.33)``):
+of measured figures. A comparison over seeds (`contrastlab.reproduce.evidence.compare`) passes
+only when its confidence interval lies on the claimed side of its threshold, fails when it lies
+wholly on the other side and is **inconclusive** otherwise, or when too few seeds learned; a
+check of one figure (``Test("loss is finite", True)``) passes or fails outright. Then:
 
 * **reproduced** when every test passes,
-* **partly** when some pass,
-* **not reproduced** when none does,
+* **not reproduced** when no test passes and at least one fails,
+* **inconclusive** when no test is decided (each is inconclusive),
+* **partly** otherwise (some pass, the others fail or cannot tell),
 * **skipped** when the finding could not be measured (its data is absent), with the reason.
 
-A paper's verdict is *reproduced* when all its measured findings are, *not reproduced* when none
-is (partly counts as neither), else *partly*.
+A paper's verdict is *reproduced* when all its measured findings are, *not reproduced* when all
+are not, *inconclusive* when all are, else *partly*.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ __all__ = [
     "TAGS",
     "Claim",
     "Finding",
+    "Outcome",
     "Test",
     "Verdict",
     "finding",
@@ -32,13 +37,18 @@ __all__ = [
     "skipped",
 ]
 
-Verdict = Literal["reproduced", "partly", "not reproduced", "skipped"]
+Verdict = Literal["reproduced", "partly", "not reproduced", "inconclusive", "skipped"]
 
 RULE = (
-    "A finding is **reproduced** when every one of its tests passes, **partly** when some pass, "
-    "**not reproduced** when none does; **skipped** when it could not be measured. The paper's "
-    "verdict is reproduced when every measured finding is, not reproduced when none is, "
-    "else partly."
+    "A test over seeds compares arms by the mean difference and its confidence interval: it "
+    "**passes** only when the whole interval lies on the claimed side of its threshold, "
+    "**fails** when the whole interval lies on the other side, and is **inconclusive** when it "
+    "straddles the threshold or fewer than two seeds per arm learned (a seed learned when it "
+    "lies above its own random init and above chance by the stated margin; one that did not is "
+    "listed and left out, with its pair). A finding is **reproduced** when every test passes, "
+    "**not reproduced** when none passes and one fails, **inconclusive** when none is decided, "
+    "else **partly**; **skipped** when it could not be measured. The paper's verdict is "
+    "reproduced (not reproduced, inconclusive) when every measured finding is, else partly."
 )
 
 
@@ -61,13 +71,40 @@ class Claim:
     source: str  # e.g. "Chen, Luo & Li 2021, the official RandBit-MNIST colab"
 
 
+Outcome = Literal["pass", "fail", "inconclusive"]
+
+
 @dataclass(frozen=True)
 class Test:
-    """One comparison a verdict rests on: what is compared, and whether it held."""
+    """One comparison a verdict rests on: what is compared, and its ``outcome`` (`Outcome`;
+    ``passed`` is outcome == "pass"). A comparison over seeds (`contrastlab.reproduce.evidence`)
+    also carries its ``claim`` as a formula, the ``effect`` (mean difference) with its
+    ``level`` confidence interval [``low``, ``high``] by ``method``, Cohen's d, the
+    ``threshold``, the ``n`` seeds (pairs) it rests on, what would have failed it
+    (``fails_if``) and the ``health`` lines of the seeds it left out. A check of a single
+    figure (``Test(text, passed)``) passes or fails outright."""
 
     __test__ = False  # not a pytest test class
     text: str
     passed: bool
+    outcome: Outcome | None = None  # None: from ``passed``
+    claim: str = ""
+    effect: float | None = None
+    low: float | None = None
+    high: float | None = None
+    cohen_d: float | None = None
+    threshold: float | None = None
+    level: float | None = None
+    method: str = ""
+    n: int | None = None
+    fails_if: str = ""
+    health: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", "pass" if self.passed else "fail")
+        elif (self.outcome == "pass") != self.passed:
+            raise ValueError(f"Test {self.text!r}: outcome {self.outcome} but passed={self.passed}")
 
 
 @dataclass
@@ -87,12 +124,15 @@ class Finding:
 
 
 def _verdict(tests: Sequence[Test]) -> Verdict:
-    passed = sum(test.passed for test in tests)
     if not tests:
         raise ValueError("a finding needs at least one test to decide its verdict")
+    passed = sum(test.outcome == "pass" for test in tests)
+    failed = sum(test.outcome == "fail" for test in tests)
     if passed == len(tests):
         return "reproduced"
-    return "partly" if passed else "not reproduced"
+    if passed == 0:
+        return "not reproduced" if failed else "inconclusive"
+    return "partly"
 
 
 def finding(
@@ -112,10 +152,10 @@ def paper_verdict(findings: Sequence[Finding]) -> Verdict:
     measured = [f.verdict for f in findings if f.verdict != "skipped"]
     if not measured:
         return "skipped"
-    if all(v == "reproduced" for v in measured):
-        return "reproduced"
-    if all(v == "not reproduced" for v in measured):
-        return "not reproduced"
+    decisive: tuple[Verdict, ...] = ("reproduced", "not reproduced", "inconclusive")
+    for verdict in decisive:
+        if all(v == verdict for v in measured):
+            return verdict
     return "partly"
 
 
