@@ -41,14 +41,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 TINY_NUMBERS = {"runs/x/metrics.json/final_loss": 1.0}  # the tiny scale's numbers, made up
 
 
-def reproduction(root: Path, figures: list[str], text: str = "# report\n") -> Reproduction:
+def reproduction(
+    root: Path, figures: list[str], text: str = "# report\n", scale: str = "tiny"
+) -> Reproduction:
     """What `reproduce("supcon")` leaves in ``root`` (report, verdict, figures), made by hand."""
     paper = load_paper("supcon")
     (root / "figures").mkdir(parents=True, exist_ok=True)
     for old in (root / "figures").iterdir():
         old.unlink()
     (root / "report.md").write_text(text)
-    record = {"paper": "supcon", "title": paper.title, "scale": "tiny", "verdict": "reproduced"}
+    record = {"paper": "supcon", "title": paper.title, "scale": scale, "verdict": "reproduced"}
     (root / "verdict.json").write_text(json.dumps({**record, "minutes": 0.1, "cpu_minutes": 0.2}))
     for name in figures:
         (root / "figures" / name).write_bytes(b"\x89PNG " + name.encode() + text.encode())
@@ -80,6 +82,34 @@ def test_publish_keeps_unrelated_files_and_republishes_its_own(tmp_path: Path) -
         "supcon/verdict.json",
     ]
     assert set(files) == {*mine, *ours, MANIFEST}
+
+
+def test_the_medium_scale_is_published_beside_the_small_one(tmp_path: Path) -> None:
+    """medium/PAPER/ beside PAPER/: each publish replaces its own folder only, and the index
+    has a row and a link for each."""
+    gallery = tmp_path / "gallery"
+    publish(
+        reproduction(tmp_path / "small", ["a.png"], "# small\n", "small"), gallery, TINY_NUMBERS
+    )
+    medium = reproduction(tmp_path / "medium", ["b.png"], "# medium\n", "medium")
+    assert publish(medium, gallery, TINY_NUMBERS) == gallery / "medium" / "supcon"
+    publish(
+        reproduction(tmp_path / "small", ["c.png"], "# small 2\n", "small"), gallery, TINY_NUMBERS
+    )
+    files = snapshot(gallery)
+    assert files["supcon/report.md"] == b"# small 2\n" and "supcon/figures/a.png" not in files
+    assert files["medium/supcon/report.md"] == b"# medium\n"
+    assert "medium/supcon/figures/b.png" in files and "supcon/figures/c.png" in files
+    index = files["README.md"].decode()
+    assert "| small | reproduced |" in index and "[supcon/report.md](supcon/report.md)" in index
+    assert "| medium | reproduced |" in index
+    assert "[medium/supcon/report.md](medium/supcon/report.md)" in index
+
+
+def test_a_scale_a_paper_lacks_is_refused(cli_error: CliError, tmp_path: Path) -> None:
+    message = cli_error("reproduce", "iic", "--scale", "medium", "--out", str(tmp_path / "w"))
+    assert "iic has no --scale medium yet; it has: tiny, small, paper" in message
+    assert not (tmp_path / "w").exists()
 
 
 def test_publish_refuses_a_readme_it_did_not_write(cli_error: CliError, tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_publish_writes_report_figures_and_index(tmp_path: Path) -> None:
     assert (target / "figures" / "linear_top1.png").stat().st_size > 0
     index = (tmp_path / "gallery" / "README.md").read_text()
     assert "[supcon/report.md](supcon/report.md)" in index
-    assert "| clae | — | not generated | — | — | — |" in index
+    assert "| clae | small | not generated | — | — | — |" in index
     tiny = json.loads((target / "numbers.json").read_text())
     assert tiny == {
         "paper": "supcon",

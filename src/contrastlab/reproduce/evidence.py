@@ -86,18 +86,19 @@ def _outcome(low: float, high: float, threshold: float, side: Side) -> Outcome:
     return "pass" if below_it else "fail" if above_it else "inconclusive"
 
 
-def _cohen_d(a: Sequence[float], b: Sequence[float], paired: bool) -> float:
+def _cohen_d(a: Sequence[float], b: Sequence[float], paired: bool) -> float | None:
+    """The mean difference over the differences' standard deviation (paired, d_z) or over the
+    pooled one; None when that deviation is 0 (every seed gave the same difference)."""
     if paired:
         diffs = [x - y for x, y in zip(a, b, strict=True)]
-        spread = statistics.stdev(diffs)
-        mean = statistics.fmean(diffs)
-        return mean / spread if spread > 0 else math.copysign(math.inf, mean) if mean else 0.0
-    pooled = math.sqrt(
-        ((len(a) - 1) * statistics.variance(a) + (len(b) - 1) * statistics.variance(b))
-        / (len(a) + len(b) - 2)
-    )
-    effect = statistics.fmean(a) - statistics.fmean(b)
-    return effect / pooled if pooled > 0 else math.copysign(math.inf, effect) if effect else 0.0
+        spread, effect = statistics.stdev(diffs), statistics.fmean(diffs)
+    else:
+        spread = math.sqrt(
+            ((len(a) - 1) * statistics.variance(a) + (len(b) - 1) * statistics.variance(b))
+            / (len(a) + len(b) - 2)
+        )
+        effect = statistics.fmean(a) - statistics.fmean(b)
+    return effect / spread if spread > 0 else None
 
 
 def _interval(

@@ -41,9 +41,10 @@ def test_line(test: Test) -> str:
         line += f" (claim: {test.claim}"
         if test.effect is not None and test.low is not None and test.high is not None:
             level = f"{100 * (test.level or 0):.0f}%"
+            d = "undefined" if test.cohen_d is None else f"{test.cohen_d:.2f}"
             line += (
                 f"; effect {test.effect:+.3f}, {level} CI [{test.low:+.3f}, {test.high:+.3f}], "
-                f"{test.method}, {test.n} seeds, d = {test.cohen_d:.2f}"
+                f"{test.method}, {test.n} seeds, d = {d}"
             )
         else:
             line += f"; {test.n} usable seeds"

@@ -77,6 +77,8 @@ def reproduce(
     paper = load_paper(name)
     if scale not in SCALES:
         raise ConfigError(f"unknown --scale {scale!r}; valid: {', '.join(SCALES)}")
+    if scale not in paper.scales:
+        raise ConfigError(f"{name} has no --scale {scale} yet; it has: {', '.join(paper.scales)}")
     root = out if out is not None else Path("runs") / f"reproduce-{name}-{scale}"
     _claim_root(root, name, scale)
     settings = paper.scales[scale]
