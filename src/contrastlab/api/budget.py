@@ -129,10 +129,7 @@ def _measure_step(
             share = end - start
             mean, count = _timed_steps(trainer, order, batch, device, share * seconds)
             step, measured = step + share * mean, measured + count
-    if rank_and_world()[1] > 1:
-        value = torch.tensor([step], dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-        step = float(value.item())
+    step = _largest_over_ranks(step, device)
     if not math.isfinite(step) or step <= 0:
         raise ConfigError(f"--budget: could not measure a training step (got {step} s)")
     return step, measured
@@ -151,13 +148,20 @@ def _timed_steps(
         _step_seconds(trainer, order, WARM_STEPS + i, batch, device) for i in range(TIMED_STEPS)
     ]
     wanted = min(MAX_TIMED_STEPS, max(TIMED_STEPS, math.ceil(seconds / statistics.fmean(times))))
-    if rank_and_world()[1] > 1:
-        count = torch.tensor([wanted], dtype=torch.int64, device=device)
-        torch.distributed.all_reduce(count, op=torch.distributed.ReduceOp.MAX)
-        wanted = int(count.item())
+    wanted = int(_largest_over_ranks(wanted, device))
     for index in range(TIMED_STEPS, wanted):
         times.append(_step_seconds(trainer, order, WARM_STEPS + index, batch, device))
     return statistics.fmean(times), len(times)
+
+
+def _largest_over_ranks(value: float, device: torch.device) -> float:
+    """``value``'s largest over the torchrun ranks (itself in one process): what every rank
+    then uses, so that they agree. float64 holds any step count exactly."""
+    if rank_and_world()[1] == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
+    return float(tensor.item())
 
 
 def _step_seconds(
